@@ -1,0 +1,89 @@
+# loopbox - make, make test, make install, make sizes. See README.md.
+#
+# Static by default: musl-gcc where it is installed, else the system
+# compiler with -static. Honours CC, CROSS_COMPILE, CFLAGS, LDFLAGS,
+# DESTDIR, PREFIX and V=1. SAN=1 builds with ASan+UBSan (dynamic).
+
+include Kbuild
+
+ifeq ($(origin CC),default)
+  ifneq ($(CROSS_COMPILE),)
+    CC := $(CROSS_COMPILE)gcc
+  else ifneq ($(shell command -v musl-gcc 2>/dev/null),)
+    CC := musl-gcc
+  else
+    CC := cc
+  endif
+endif
+
+PREFIX ?= /usr/local
+CFLAGS ?= -Os
+LDFLAGS ?=
+SAN ?=
+
+WARN := -Wall -Wextra -Werror
+LB_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Icore -Iobj -ffunction-sections -fdata-sections \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables -fno-stack-protector
+ifeq ($(SAN),1)
+  LB_CFLAGS += -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  LB_LDFLAGS := -fsanitize=address,undefined
+else
+  LB_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -s
+endif
+
+OBJS := $(core-y) $(applets-y)
+APPLETS := $(subst _,-,$(basename $(notdir $(applets-y))))
+BUILD := obj
+BOBJS := $(addprefix $(BUILD)/,$(OBJS))
+
+ifeq ($(V),1)
+  Q :=
+  say :=
+else
+  Q := @
+  say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+all: loopbox
+
+# Rebuild everything when the compiler, flags or applet set change.
+CONFIG_LINE := $(CC) $(CFLAGS) $(LB_CFLAGS) $(LDFLAGS) $(LB_LDFLAGS) | $(APPLETS)
+$(BUILD)/.config: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CONFIG_LINE)' | cmp -s - $@ || echo '$(CONFIG_LINE)' > $@
+
+$(BUILD)/applets.h: $(BUILD)/.config
+	$(call say,GEN,$@)printf '$(foreach a,$(applets-y),APPLET($(basename $(notdir $(a))), "$(subst _,-,$(basename $(notdir $(a))))")\n)' | sed 's/^ //' > $@
+
+$(BUILD)/%.o: %.c core/lb.h $(BUILD)/applets.h $(BUILD)/.config
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) -c -o $@ $<
+
+loopbox: $(BOBJS)
+	$(call say,LD,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) $(LDFLAGS) $(LB_LDFLAGS) -o $@ $(BOBJS)
+
+# The core without main(), for the C unit tests.
+$(BUILD)/unit: tests/unit.c $(filter-out $(BUILD)/core/main.o,$(addprefix $(BUILD)/,$(core-y)))
+	$(call say,CC,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) $(LDFLAGS) $(subst -s,,$(LB_LDFLAGS)) -o $@ $^
+
+test: loopbox $(BUILD)/unit
+	$(Q)BUILD=$(BUILD) APPLETS="$(APPLETS)" bash tests/run
+
+install: loopbox
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 loopbox $(DESTDIR)$(PREFIX)/bin/loopbox
+	$(foreach a,$(APPLETS),ln -f $(DESTDIR)$(PREFIX)/bin/loopbox $(DESTDIR)$(PREFIX)/bin/$(a);)
+
+# Each configuration's stripped size: all applets, then each one alone.
+sizes:
+	@for cfg in all $(APPLETS); do \
+		if [ $$cfg = all ]; then set --; else set -- $(foreach a,$(APPLETS),CONFIG_$(shell echo $(a) | tr a-z- A-Z_)=n) ; \
+			set -- $$(printf '%s\n' "$$@" | grep -v "^CONFIG_$$(echo $$cfg | tr a-z- A-Z_)=n$$"); fi; \
+		$(MAKE) -s BUILD=obj-sizes "$$@" loopbox >/dev/null && \
+		printf '%-8s %7d bytes\n' $$cfg $$(stat -c %s loopbox); \
+	done; $(MAKE) -s loopbox >/dev/null
+
+clean:
+	rm -rf $(BUILD) obj-sizes loopbox
+
+.PHONY: all test install sizes clean FORCE

@@ -1,0 +1,70 @@
+/* lo-recv - listen, accept, write every byte that arrives to stdout or a
+ * file until the peer half-closes; optionally answer with a reply.
+ *
+ * The reply goes out as soon as the first bytes arrive (or at the peer's
+ * half-close if it sent nothing), so a client that waits for its answer
+ * before closing gets one. If the output cannot be written the connection
+ * is reset, not closed: the sender must learn that bytes were lost.
+ */
+#include "lb.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: lo-recv [OPTIONS] -p PORT [-o FILE] [-m REPLY] [-k [-c COUNT]]\n\n"
+	"Listen on a loopback port, accept one connection and write every byte that\n"
+	"arrives to stdout (or FILE) until the peer half-closes. Exit 0 when every\n"
+	"byte was stored; if the output fails, reset the connection and exit 1.\n\n"
+	" -o FILE  write to FILE instead of stdout\n"
+	" -m REPLY send REPLY once the first bytes (or the peer's EOF) arrive\n"
+	" -k       keep accepting, one connection after another (appending)\n"
+	" -c COUNT with -k: stop after COUNT connections\n";
+
+int lo_recv_main(char **argv)
+{
+	lb_parse(argv, "pa6UPtvqhmokc", NULL, usage);
+	if (lb.nargs)
+		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
+	lb_resolve(1);
+
+	int out = 1;
+	if (lb.out) {
+		out = open(lb.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (out < 0)
+			lb_die_errno(EX_FAIL, lb.out);
+	}
+	int lfd = lb_listen(SOCK_STREAM);
+	uint64_t done = 0;
+	int keep = (lb.seen & (OPT('k') | OPT('c'))) != 0;
+
+	do {
+		struct lb_addr peer;
+		struct lb_pump p = {
+			.sock = lb_accept(lfd, &peer),
+			.msg = lb.msg,
+			.msglen = lb.msg ? strlen(lb.msg) : 0,
+			.gate = 1,
+			.out = out,
+			.outname = lb.out ? lb.out : "stdout",
+		};
+		const char *where;
+		/* until every byte is stored, any close (even our death) resets */
+		lb_linger(p.sock, 1);
+		if (lb.verbose)
+			lb_say("connection from ", lb_addrstr(&peer), NULL);
+		int err = lb_pump(&p, &where);
+		if (err)
+			lb_pump_die(&p, err, where);
+		if (!keep && lb.out && close(out))
+			lb_die_errno(EX_FAIL, lb.out);
+		lb_linger(p.sock, 0);
+		close(p.sock);
+		lb_report(&p);
+	} while (keep && ++done != lb.count);
+	if (keep && lb.out && close(out))
+		lb_die_errno(EX_FAIL, lb.out);
+	close(lfd);
+	return EX_OK;
+}

@@ -1,0 +1,61 @@
+/* lo-send - connect, send a message, files or stdin, half-close, then copy
+ * the reply to stdout until the peer closes.
+ *
+ * Exit 0 only if every byte went out and the peer then closed cleanly:
+ * a reset at any point (lo-recv resets when it cannot store a byte) is
+ * exit 1. Until it ends well the socket is set to reset on close, so a
+ * lo-send that dies mid-way never looks like a clean end to its peer.
+ */
+#include "lb.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: lo-send [OPTIONS] -p PORT [-m MESSAGE | FILE...]\n\n"
+	"Connect to a loopback port and send MESSAGE (no newline added), the FILEs\n"
+	"in order, or stdin (- is stdin). Then half-close and copy what the peer\n"
+	"sends back to stdout until it closes. Exit 0 only if every byte was sent\n"
+	"and the peer closed cleanly; 1 if it reset or vanished.\n\n"
+	" -m MSG   send MSG instead of files or stdin\n";
+
+int lo_send_main(char **argv)
+{
+	lb_parse(argv, "pa6Utwvqhm", NULL, usage);
+	if (lb.msg && lb.nargs)
+		lb_die(EX_USAGE, "-m", "conflicts with FILE operands");
+	lb_resolve(0);
+
+	int n = lb.nargs ? lb.nargs : !lb.msg;
+	int fds[n ? n : 1];
+	for (int i = 0; i < lb.nargs; i++) {
+		const char *f = lb.args[i];
+		fds[i] = strcmp(f, "-") ? open(f, O_RDONLY | O_CLOEXEC) : 0;
+		if (fds[i] < 0)
+			lb_die_errno(EX_FAIL, f);
+	}
+	if (!lb.nargs)
+		fds[0] = 0;
+
+	struct lb_pump p = {
+		.sock = lb_connect(SOCK_STREAM),
+		.msg = lb.msg,
+		.msglen = lb.msg ? strlen(lb.msg) : 0,
+		.files = fds,
+		.nfiles = n,
+		.names = lb.nargs ? lb.args : NULL,
+		.shut = 1,
+		.out = 1,
+		.outname = "stdout",
+	};
+	const char *where;
+	lb_linger(p.sock, 1);
+	int err = lb_pump(&p, &where);
+	if (err)
+		lb_pump_die(&p, err, where);
+	lb_linger(p.sock, 0);
+	close(p.sock);
+	lb_report(&p);
+	return EX_OK;
+}

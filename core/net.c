@@ -1,0 +1,309 @@
+/* net.c - loopback endpoints: parse, listen, connect, accept, diagnose.
+ *
+ * Only loopback is ever touched: an address is checked before any socket
+ * exists, and listeners bind the exact address given, never a wildcard.
+ * No resolver: "localhost" is the only name, so no NSS and no getaddrinfo
+ * (which also keeps the static glibc build quiet and the binary small).
+ */
+#include "lb.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>	/* rename() only: no stdio streams are used */
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *unix_owned;	/* the socket file we made, removed on exit */
+
+void lb_resolve(int listener)
+{
+	struct lb_addr *a = &lb.sa;
+	const char *s = lb.addr;
+
+	memset(a, 0, sizeof(*a));
+	if (lb.path) {
+		size_t n = strlen(lb.path);
+		if (n >= sizeof(a->u.un.sun_path))
+			lb_die(EX_USAGE, lb.path, "path too long");
+		a->u.un.sun_family = AF_UNIX;
+		memcpy(a->u.un.sun_path, lb.path, n);
+		if (lb.path[0] == '@')	/* abstract: a NUL, then the name */
+			a->u.un.sun_path[0] = 0;
+		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (lb.path[0] != '@'));
+		return;
+	}
+	if (lb.port < 0)
+		lb_die(EX_USAGE, "-p", "a port is needed (or -U PATH)");
+	if (lb.port == 0 && !listener)
+		lb_die(EX_USAGE, "-p 0", "not a port (1-65535)");
+	if (!strcmp(s, "localhost"))
+		s = "127.0.0.1";
+	if (inet_pton(AF_INET, s, &a->u.in.sin_addr) == 1) {
+		if ((ntohl(a->u.in.sin_addr.s_addr) >> 24) != 127)
+			goto notlo;
+		a->u.in.sin_family = AF_INET;
+		a->u.in.sin_port = htons(lb.port);
+		a->len = sizeof(a->u.in);
+	} else if (inet_pton(AF_INET6, s, &a->u.in6.sin6_addr) == 1) {
+		if (!IN6_IS_ADDR_LOOPBACK(&a->u.in6.sin6_addr))
+			goto notlo;
+		a->u.in6.sin6_family = AF_INET6;
+		a->u.in6.sin6_port = htons(lb.port);
+		a->len = sizeof(a->u.in6);
+	} else {
+		goto notlo;
+	}
+	return;
+notlo:
+	lb_die(EX_USAGE, lb.addr, "not a loopback address");
+}
+
+const char *lb_addrstr(const struct lb_addr *a)
+{
+	static char buf[sizeof(a->u.un.sun_path) + 8];
+	char port[8];
+	int fam = a->u.sa.sa_family;
+
+	if (fam == AF_UNIX) {
+		size_t n = a->len - offsetof(struct sockaddr_un, sun_path);
+		if (n > sizeof(a->u.un.sun_path))
+			n = 0;
+		memcpy(buf, a->u.un.sun_path, n);
+		buf[n] = 0;
+		if (n && !buf[0])
+			buf[0] = '@';
+		if (!n)
+			strcpy(buf, "unix");
+		return buf;
+	}
+	char *p = buf + (fam == AF_INET6);
+	buf[0] = '[';
+	inet_ntop(fam, fam == AF_INET6 ? (void *)&a->u.in6.sin6_addr : (void *)&a->u.in.sin_addr,
+		  p, INET6_ADDRSTRLEN);
+	p += strlen(p);
+	if (fam == AF_INET6)
+		*p++ = ']';
+	*p++ = ':';
+	strcpy(p, lb_utoa(port, ntohs(a->u.in.sin_port)));
+	return buf;
+}
+
+/* 0: fine; 1: lo down; 2: the IPv4 address missing; 3: no IPv6 or no ::1.
+ * Asks the kernel directly: lo's flags, then whether the exact address
+ * can be bound (it cannot where it is not assigned). */
+int lb_lo_state(int family)
+{
+	struct ifreq ifr;
+	struct lb_addr a = lb.sa;
+	int st = 0, fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr) && !(ifr.ifr_flags & IFF_UP))
+		st = 1;
+	if (fd >= 0)
+		close(fd);
+	if (st || family == AF_UNIX)
+		return st;
+	if (a.u.sa.sa_family != family) {	/* ask about the default one */
+		memset(&a, 0, sizeof(a));
+		a.u.sa.sa_family = family;
+		if (family == AF_INET)
+			a.u.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		else
+			a.u.in6.sin6_addr = in6addr_loopback;
+	}
+	a.u.in.sin_port = 0;
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return family == AF_INET6 ? 3 : 2;
+	if (bind(fd, &a.u.sa, family == AF_INET ? sizeof(a.u.in) : sizeof(a.u.in6)))
+		st = family == AF_INET6 ? 3 : 2;
+	close(fd);
+	return st;
+}
+
+static const char *const lo_why[] = {
+	NULL,
+	"loopback interface lo is down: run lo-echo --up, or ip link set lo up",
+	"127.0.0.1 is not assigned to lo: run lo-echo --up, or ip addr add 127.0.0.1/8 dev lo",
+	"::1 is not available (IPv6 off, or ::1 not on lo): use 127.0.0.1, or sysctl -w net.ipv6.conf.lo.disable_ipv6=0",
+};
+
+_Noreturn void lb_net_die(int err, const char *what)
+{
+	if (err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT) {
+		int st = lb_lo_state(lb.sa.u.sa.sa_family);
+		lb_die(EX_NOLO, what, st ? lo_why[st] : lb_strerror(err));
+	}
+	lb_die(EX_FAIL, what, lb_strerror(err));
+}
+
+static int xsocket(int type)
+{
+	int fd = socket(lb.sa.u.sa.sa_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		lb_net_die(errno, lb_addrstr(&lb.sa));
+	return fd;
+}
+
+static void unix_unlink(void)
+{
+	if (unix_owned)
+		unlink(unix_owned);
+}
+
+static void on_signal(int sig)
+{
+	unix_unlink();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* A socket file nobody answers on is stale and goes; a live one is in use. */
+static void unix_stale(int type)
+{
+	struct stat st;
+	const char *path = lb.path;
+
+	if (path[0] == '@' || lstat(path, &st))
+		return;
+	if (!S_ISSOCK(st.st_mode))
+		lb_die(EX_FAIL, path, "exists and is not a socket");
+	int fd = xsocket(type);
+	int r = connect(fd, &lb.sa.u.sa, lb.sa.len);
+	close(fd);
+	if (!r)
+		lb_die(EX_FAIL, path, "address already in use (a server answers there)");
+	if (errno == ECONNREFUSED)
+		unlink(path);
+}
+
+static void write_portfile(void)
+{
+	char tmp[4096], num[8], *p;
+	size_t n = strlen(lb.portfile);
+	int fd;
+
+	if (n + 16 > sizeof(tmp))
+		lb_die(EX_USAGE, lb.portfile, "path too long");
+	memcpy(tmp, lb.portfile, n);
+	strcpy(tmp + n, ".tmp.");
+	lb_utoa(tmp + n + 5, (uint64_t)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	p = lb_utoa(num, (uint64_t)lb.port);
+	n = strlen(p);
+	p[n++] = '\n';
+	if (fd < 0 || write(fd, p, n) != (ssize_t)n || close(fd) || rename(tmp, lb.portfile)) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		lb_die_errno(EX_FAIL, lb.portfile);
+	}
+}
+
+int lb_listen(int type)
+{
+	int one = 1, fd = xsocket(type);
+	int fam = lb.sa.u.sa.sa_family;
+
+	if (fam == AF_UNIX) {
+		unix_stale(type);
+	} else {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (fam == AF_INET6)	/* ::1 only, never a v4 twin */
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	if (bind(fd, &lb.sa.u.sa, lb.sa.len))
+		lb_net_die(errno, lb_addrstr(&lb.sa));
+	if (fam == AF_UNIX && lb.path[0] != '@') {
+		unix_owned = lb.path;
+		lb_atexit(unix_unlink);
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		signal(SIGHUP, on_signal);
+	}
+	if (type == SOCK_STREAM && listen(fd, SOMAXCONN))
+		lb_net_die(errno, lb_addrstr(&lb.sa));
+	if (fam != AF_UNIX) {
+		socklen_t len = lb.sa.len;
+		getsockname(fd, &lb.sa.u.sa, &len);
+		lb.port = ntohs(lb.sa.u.in.sin_port);
+	}
+	if (lb.portfile)
+		write_portfile();
+	if (lb.verbose)
+		lb_say("listening on ", lb_addrstr(&lb.sa), NULL);
+	return fd;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+int lb_connect(int type)
+{
+	uint64_t end = lb_now_us() + (uint64_t)lb.wait_ms * 1000;
+	const char *what = lb_addrstr(&lb.sa);
+
+	for (;;) {
+		int fd = xsocket(type);
+		if (!connect(fd, &lb.sa.u.sa, lb.sa.len)) {
+			if (lb.verbose)
+				lb_say("connected to ", what, NULL);
+			return fd;
+		}
+		int err = errno;
+		close(fd);
+		/* refused, or (UNIX) not there yet / backlog full: worth a retry */
+		if (err != ECONNREFUSED && err != ENOENT && err != EAGAIN && err != EINTR)
+			lb_net_die(err, what);
+		uint64_t now = lb_now_us();
+		if (now >= end) {
+			if (lb.wait_ms)
+				lb_die(EX_TIME, what, err == ENOENT ? "no such socket (the -w window ran out)"
+								    : "connection refused (the -w window ran out)");
+			lb_net_die(err, what);
+		}
+		long left = (long)((end - now) / 1000);
+		sleep_ms(left < 20 ? (left ? left : 1) : 20);
+	}
+}
+
+int lb_accept(int lfd, struct lb_addr *peer)
+{
+	for (;;) {
+		struct pollfd pf = { lfd, POLLIN, 0 };
+		int r = poll(&pf, 1, (int)lb.idle_ms);
+		if (r == 0)
+			lb_die(EX_TIME, lb_addrstr(&lb.sa), "idle timeout: no connection came");
+		if (r < 0 && errno != EINTR)
+			lb_die_errno(EX_FAIL, "poll");
+		if (r < 0)
+			continue;
+		peer->len = sizeof(peer->u);
+		int fd = accept4(lfd, &peer->u.sa, &peer->len, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno == EMFILE || errno == ENFILE)
+			sleep_ms(100);	/* wait for a descriptor; never spin */
+		else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+			lb_die_errno(EX_FAIL, "accept");
+	}
+}
+
+void lb_linger(int fd, int abort)
+{
+	struct linger l = { abort, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}

@@ -1,0 +1,218 @@
+/* pump.c - the one copy loop: a source into the socket, the socket into
+ * an output, both at once, byte-exact.
+ *
+ * Both directions run in one poll loop because a peer that answers while
+ * it reads (an echo server) would deadlock a sender that only writes.
+ * The socket is used with MSG_DONTWAIT so a full send buffer never blocks
+ * the other direction; the caller's stdin and stdout keep their blocking
+ * mode (they may be shared with other processes).
+ *
+ * Speed: 1 MiB reads and writes measured fastest on loopback here (see
+ * README); when the output is a pipe, splice(2) moves socket pages into it
+ * without a copy through user space.
+ */
+#include "lb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BUFSZ (1 << 20)
+static char fbuf[BUFSZ], rbuf[BUFSZ];
+
+/* Write all of it, through short writes, EINTR and a non-blocking fd. */
+static int write_all(int fd, const char *b, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w > 0) {
+			b += w;
+			n -= (size_t)w;
+		} else if (w < 0 && errno == EAGAIN) {
+			struct pollfd pf = { fd, POLLOUT, 0 };
+			poll(&pf, 1, -1);
+		} else if (w < 0 && errno != EINTR) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static uint64_t last_shown;
+
+static void progress(struct lb_pump *p, int final)
+{
+	char a[24], b[24], r[24];
+	uint64_t now = lb_now_us(), dt = now - p->t0;
+
+	if (!final && now - last_shown < 250000)
+		return;
+	last_shown = now;
+	uint64_t moved = p->sent + p->rcvd;
+	lb_write(2, "\r", lb.name, ": ", lb_utoa(a, p->sent), " bytes out, ", lb_utoa(b, p->rcvd),
+		 " in, ", lb_fixed(r, dt ? moved : 0, dt ? (unsigned)dt : 1, 1), " MB/s   ",
+		 final ? "\n" : "", NULL);
+}
+
+void lb_report(struct lb_pump *p)
+{
+	char a[24], b[24], t[24], r[24];
+	uint64_t dt = lb_now_us() - p->t0;
+	uint64_t moved = p->sent > p->rcvd ? p->sent : p->rcvd;
+
+	if (!lb.verbose || lb_quiet())
+		return;
+	if (lb.verbose > 1 || isatty(2))
+		progress(p, 1);
+	lb_say("sent ", lb_utoa(a, p->sent), " bytes, received ", lb_utoa(b, p->rcvd), " bytes in ",
+	       lb_fixed(t, dt, 1000000, 3), " s (", lb_fixed(r, moved, dt ? (unsigned)dt : 1, 1),
+	       " MB/s)", NULL);
+}
+
+int lb_pump(struct lb_pump *p, const char **where)
+{
+	const char *fb = p->msg;	/* bytes waiting to go into the socket */
+	size_t flen = p->msg ? p->msglen : 0;
+	int cur = 0, fdone = 0, rdone = 0, heard = 0;
+	int splice_ok = 1, live = lb.verbose && !lb_quiet() && isatty(2);
+	struct stat st;
+
+	if (fstat(p->out, &st) || !S_ISFIFO(st.st_mode))
+		splice_ok = 0;
+	p->t0 = lb_now_us();
+	for (;;) {
+		struct pollfd pf[2];
+		int n = 0, ii = -1, is = -1;
+		short sev = rdone ? 0 : POLLIN;
+
+		if (flen) {
+			sev |= POLLOUT;
+		} else if (!fdone && !(p->gate && !heard)) {
+			if (cur < p->nfiles) {
+				pf[n].fd = p->files[cur];
+				pf[n].events = POLLIN;
+				ii = n++;
+			} else {
+				fdone = 1;
+				if (p->shut && shutdown(p->sock, SHUT_WR)) {
+					*where = "socket";
+					return errno;
+				}
+			}
+		}
+		if (fdone && rdone)
+			return 0;
+		if (sev) {
+			pf[n].fd = p->sock;
+			pf[n].events = sev;
+			is = n++;
+		}
+		int r = poll(pf, (nfds_t)n, (int)lb.idle_ms);
+		if (r == 0) {
+			*where = "idle";
+			return ETIMEDOUT;
+		}
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			*where = "poll";
+			return errno;
+		}
+		if (live)
+			progress(p, 0);
+		if (ii >= 0 && pf[ii].revents) {
+			ssize_t k = read(p->files[cur], fbuf, BUFSZ);
+			if (k > 0) {
+				fb = fbuf;
+				flen = (size_t)k;
+			} else if (k == 0) {
+				if (p->files[cur] > 2)
+					close(p->files[cur]);
+				cur++;
+			} else if (errno != EINTR && errno != EAGAIN) {
+				p->inname = p->names ? p->names[cur] : "stdin";
+				*where = "input";
+				return errno;
+			}
+		}
+		if (is < 0)
+			continue;
+		short rev = pf[is].revents;
+		if (!rdone && (rev & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t k;
+			if (splice_ok) {
+				k = splice(p->sock, NULL, p->out, NULL, BUFSZ, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+				if (k < 0 && errno == EAGAIN) {
+					/* the pipe is full: wait for its reader, not the socket */
+					struct pollfd po = { p->out, POLLOUT, 0 };
+					poll(&po, 1, -1);
+					continue;
+				}
+				if (k < 0 && errno == EINVAL)
+					splice_ok = 0;
+				if (k < 0 && errno == EPIPE) {
+					*where = "output";
+					return EPIPE;
+				}
+			}
+			if (!splice_ok) {
+				k = recv(p->sock, rbuf, BUFSZ, MSG_DONTWAIT);
+				if (k > 0 && write_all(p->out, rbuf, (size_t)k)) {
+					*where = "output";
+					return errno;
+				}
+			}
+			if (k > 0) {
+				p->rcvd += (uint64_t)k;
+				heard = 1;
+			} else if (k == 0) {
+				rdone = heard = 1;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				*where = "socket";
+				return errno;
+			}
+		}
+		if (flen && (rev & (POLLOUT | POLLHUP | POLLERR))) {
+			ssize_t k = send(p->sock, fb, flen, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (k > 0) {
+				fb += k;
+				flen -= (size_t)k;
+				p->sent += (uint64_t)k;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				*where = "socket";
+				return errno;
+			}
+		}
+	}
+}
+
+/* The one way a transfer fails: name the side, the cause, the counts. */
+_Noreturn void lb_pump_die(struct lb_pump *p, int err, const char *where)
+{
+	char why[200], a[24], b[24], t[24];
+	int code = EX_FAIL;
+	const char *what = lb_addrstr(&lb.sa);
+
+	if (!strcmp(where, "idle")) {
+		code = EX_TIME;
+		what = "idle timeout";
+		strcpy(why, "nothing moved for ");
+		strcat(why, lb_fixed(t, (uint64_t)lb.idle_ms, 1000, 3));
+		strcat(why, " s");
+	} else {
+		if (!strcmp(where, "output"))
+			what = p->outname;
+		else if (!strcmp(where, "input"))
+			what = p->inname;
+		strcpy(why, lb_strerror(err));
+	}
+	strcat(why, " (");
+	strcat(why, lb_utoa(a, p->sent));
+	strcat(why, " bytes sent, ");
+	strcat(why, lb_utoa(b, p->rcvd));
+	strcat(why, " received)");
+	lb_die(code, what, why);
+}

@@ -1,0 +1,202 @@
+/* util.c - messages, exits and numbers, without stdio.
+ *
+ * printf would pull about 10 KB of libc into a binary meant to stay under
+ * 40 KiB, so messages are assembled from strings and written with one
+ * write(2): a line never interleaves with another process's.
+ */
+#include "lb.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct lb lb;
+static void (*cleanup)(void);
+
+static void vput(int fd, const char *pre, const char *s, va_list ap, const char *post)
+{
+	char buf[1024];
+	size_t n = 0;
+
+	for (const char *p = pre; p; p = s, s = s ? va_arg(ap, const char *) : NULL) {
+		size_t l = strlen(p);
+		if (l > sizeof(buf) - 2 - n)
+			l = sizeof(buf) - 2 - n;
+		memcpy(buf + n, p, l);
+		n += l;
+	}
+	if (post)
+		buf[n++] = *post;
+	while (n) {
+		ssize_t w = write(fd, buf, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		memmove(buf, buf + w, n - w);
+		n -= w;
+	}
+}
+
+void lb_write(int fd, const char *s, ...)
+{
+	va_list ap;
+	va_start(ap, s);
+	vput(fd, s, s ? va_arg(ap, const char *) : NULL, ap, NULL);
+	va_end(ap);
+}
+
+int lb_quiet(void)
+{
+	return (lb.seen & OPT('q')) != 0;
+}
+
+void lb_say(const char *s, ...)
+{
+	va_list ap;
+	if (lb_quiet())
+		return;
+	va_start(ap, s);
+	lb_write(2, lb.name, ": ", NULL);
+	vput(2, s, s ? va_arg(ap, const char *) : NULL, ap, "\n");
+	va_end(ap);
+}
+
+void lb_atexit(void (*fn)(void))
+{
+	cleanup = fn;
+}
+
+_Noreturn void lb_exit(int code)
+{
+	if (cleanup)
+		cleanup();
+	_exit(code);
+}
+
+_Noreturn void lb_die(int code, const char *what, const char *why)
+{
+	lb_write(2, lb.name, ": ", what, why ? ": " : "", why ? why : "", "\n", NULL);
+	lb_exit(code);
+}
+
+const char *lb_strerror(int err)
+{
+	static char buf[64];
+	const char *s = strerror(err);
+	size_t n = strlen(s);
+
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	/* "Connection refused" reads oddly mid-line: "x: connection refused" */
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] += 'a' - 'A';
+	return buf;
+}
+
+_Noreturn void lb_die_errno(int code, const char *what)
+{
+	lb_die(code, what, lb_strerror(errno));
+}
+
+char *lb_utoa(char *buf, uint64_t n)
+{
+	char tmp[24];
+	int i = 0;
+	do
+		tmp[i++] = '0' + n % 10;
+	while (n /= 10);
+	for (int j = 0; j < i; j++)
+		buf[j] = tmp[i - 1 - j];
+	buf[i] = 0;
+	return buf;
+}
+
+/* n/div with DIGITS decimals, rounded: lb_fixed(b, 1234, 1000, 2) = "1.23" */
+char *lb_fixed(char *buf, uint64_t n, unsigned div, int digits)
+{
+	uint64_t scale = 1;
+	for (int i = 0; i < digits; i++)
+		scale *= 10;
+	uint64_t v = (n * scale + div / 2) / div;
+	char *p = lb_utoa(buf, v / scale);
+	if (digits) {
+		p += strlen(p);
+		*p++ = '.';
+		char frac[24];
+		lb_utoa(frac, v % scale + scale);	/* leading 1 keeps the zeros */
+		strcpy(p, frac + 1);
+	}
+	return buf;
+}
+
+/* Decimal, all digits, no sign, no overflow, <= max. With SUFFIXES a
+ * trailing K, M or G (binary) multiplies. */
+int lb_num(const char *s, uint64_t *out, uint64_t max, int suffixes)
+{
+	uint64_t v = 0, mul = 1;
+	const char *d;
+
+	if (!s)
+		return -1;
+	for (d = s; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (s == d)
+		return -1;
+	if (suffixes && *s && !s[1]) {
+		const char *u = strchr("KMG", *s & ~0x20);
+		if (u && *u) {
+			mul = 1ULL << (10 * (u - "KMG" + 1));
+			s++;
+		}
+	}
+	if (*s || v > max / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+/* "2", "0.5", "1.25" seconds -> milliseconds; at most a day. */
+long lb_secs(const char *s)
+{
+	uint64_t whole = 0, ms = 0;
+	const char *dot = strchr(s, '.');
+	char ip[16];
+	size_t n = dot ? (size_t)(dot - s) : strlen(s);
+
+	if (n >= sizeof(ip) || (!n && !dot))
+		return -1;
+	memcpy(ip, s, n);
+	ip[n] = 0;
+	if (n && lb_num(ip, &whole, 86400, 0))
+		return -1;
+	if (dot) {
+		int i = 0;
+		const char *f = dot + 1;
+		if (!*f && !n)
+			return -1;
+		for (; *f; f++, i++) {
+			if (*f < '0' || *f > '9')
+				return -1;
+			if (i < 3)
+				ms += (*f - '0') * (i == 0 ? 100 : i == 1 ? 10 : 1);
+		}
+		if (!i && !n)
+			return -1;
+	}
+	return (long)(whole * 1000 + ms);
+}
+
+uint64_t lb_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
