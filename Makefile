@@ -55,7 +55,7 @@ $(BUILD)/.config: FORCE
 $(BUILD)/applets.h: $(BUILD)/.config
 	$(call say,GEN,$@)printf '$(foreach a,$(applets-y),APPLET($(basename $(notdir $(a))), "$(subst _,-,$(basename $(notdir $(a))))")\n)' | sed 's/^ //' > $@
 
-$(BUILD)/%.o: %.c core/lb.h $(BUILD)/applets.h $(BUILD)/.config
+$(BUILD)/%.o: %.c core/lb.h core/loop.h $(BUILD)/applets.h $(BUILD)/.config
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) -c -o $@ $<
 
