@@ -39,6 +39,9 @@ BOBJS := $(addprefix $(BUILD)/,$(OBJS))
 ifeq ($(V),1)
   Q :=
   say :=
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+  Q := @
+  say := @
 else
   Q := @
   say = @printf '  %-7s %s\n' $(1) $(2);

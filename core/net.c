@@ -68,7 +68,6 @@ notlo:
 const char *lb_addrstr(const struct lb_addr *a)
 {
 	static char buf[sizeof(a->u.un.sun_path) + 8];
-	char port[8];
 	int fam = a->u.sa.sa_family;
 
 	if (fam == AF_UNIX) {
@@ -83,15 +82,33 @@ const char *lb_addrstr(const struct lb_addr *a)
 			strcpy(buf, "unix");
 		return buf;
 	}
-	char *p = buf + (fam == AF_INET6);
-	buf[0] = '[';
-	inet_ntop(fam, fam == AF_INET6 ? (void *)&a->u.in6.sin6_addr : (void *)&a->u.in.sin_addr,
-		  p, INET6_ADDRSTRLEN);
-	p += strlen(p);
-	if (fam == AF_INET6)
+	/* by hand: musl's inet_ntop pulls in snprintf, ~10 KB of printf */
+	char *p = buf;
+	if (fam == AF_INET) {
+		const unsigned char *b = (const unsigned char *)&a->u.in.sin_addr;
+		for (int i = 0; i < 4; i++) {
+			lb_utoa(p, b[i]);
+			p += strlen(p);
+			*p++ = i < 3 ? '.' : ':';
+		}
+	} else {
+		const unsigned char *b = a->u.in6.sin6_addr.s6_addr;
+		*p++ = '[';
+		if (IN6_IS_ADDR_LOOPBACK(&a->u.in6.sin6_addr)) {
+			strcpy(p, "::1");
+			p += 3;
+		} else {
+			for (int i = 0; i < 16; i += 2) {	/* uncompressed */
+				for (int j = 0; j < 4; j++)
+					*p++ = "0123456789abcdef"[(b[i + j / 2] >> (j & 1 ? 0 : 4)) & 15];
+				*p++ = ':';
+			}
+			p--;
+		}
 		*p++ = ']';
-	*p++ = ':';
-	strcpy(p, lb_utoa(port, ntohs(a->u.in.sin_port)));
+		*p++ = ':';
+	}
+	lb_utoa(p, ntohs(a->u.in.sin_port));
 	return buf;
 }
 
