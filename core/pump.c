@@ -82,6 +82,13 @@ int lb_pump(struct lb_pump *p, const char **where)
 
 	if (fstat(p->out, &st) || !S_ISFIFO(st.st_mode))
 		splice_ok = 0;
+	/* A 1 MiB pipe on either side halves the wake-ups: measured 2.5 GB/s
+	 * from cat's pipe against 1.5 with 64 KiB (where splicing that pipe
+	 * into the socket managed 1.8-2.0). Not ours to grow? It stays as is. */
+	for (int i = 0; i < p->nfiles; i++)
+		fcntl(p->files[i], F_SETPIPE_SZ, BUFSZ);
+	if (splice_ok)
+		fcntl(p->out, F_SETPIPE_SZ, BUFSZ);
 	p->t0 = lb_now_us();
 	for (;;) {
 		struct pollfd pf[2];
