@@ -150,7 +150,7 @@ int lb_lo_state(int family)
 static const char *const lo_why[] = {
 	NULL,
 	"loopback interface lo is down: run lo-echo --up, or ip link set lo up",
-	"127.0.0.1 is not assigned to lo: run lo-echo --up, or ip addr add 127.0.0.1/8 dev lo",
+	"address not assigned to lo: run lo-echo --up, or ip addr add 127.0.0.1/8 dev lo",
 	"::1 is not available (IPv6 off, or ::1 not on lo): use 127.0.0.1, or sysctl -w net.ipv6.conf.lo.disable_ipv6=0",
 };
 
@@ -240,6 +240,11 @@ int lb_listen(int type)
 	}
 	if (bind(fd, &lb.sa.u.sa, lb.sa.len))
 		lb_net_die(errno, lb_addrstr(&lb.sa));
+	/* A fresh namespace lets 127.0.0.1 be bound while lo is down, and
+	 * nobody could reach the listener: say so now, not never. */
+	int st = fam == AF_UNIX ? 0 : lb_lo_state(fam);
+	if (st)
+		lb_die(EX_NOLO, lb_addrstr(&lb.sa), lo_why[st]);
 	if (fam == AF_UNIX && lb.path[0] != '@') {
 		unix_owned = lb.path;
 		lb_atexit(unix_unlink);

@@ -1,0 +1,919 @@
+/* lo-echo - the loopback self-test, an RFC 862 echo client, an echo server.
+ *
+ * The self-test (no -p, no -l) is loopbox's main job: it diagnoses lo first
+ * (down, or 127.0.0.1 missing: exit 3 with the fix; ::1 missing: a note),
+ * then forks its own echo server on ephemeral ports, runs the client
+ * against it over TCP 127.0.0.1, TCP ::1 and UDP 127.0.0.1 (and with -B a
+ * bulk transfer into a sink), and exits 0 only if every check passed.
+ *
+ * Messages: message i of SIZE bytes carries i (little-endian) in its first
+ * min(SIZE, 4) bytes, then pat(i * SIZE + j) at byte j: a function of the
+ * offset in the whole stream, so a lost, duplicated, reordered or corrupted
+ * byte shows at its exact offset (TCP) and a datagram names its sequence
+ * number (UDP). The defaults (1000 x 64 bytes) carry every byte value.
+ *
+ * Timing: one message in flight at a time (ping-pong), TCP_NODELAY, the
+ * monotonic clock from send to the last byte back, in nanoseconds, into a
+ * log-linear histogram (64 steps per octave: under 0.8% error, constant
+ * memory for any COUNT); min and max are exact.
+ *
+ * -J: one JSON object on stdout once the checks ran (exit 0, 1 or 4; usage
+ * errors, an unavailable loopback (exit 3) and fatal errors print only
+ * their line on stderr). Schema:
+ *
+ *   ok        true when every check passed (exit 0)
+ *   exit      the exit status
+ *   mode      "self-test" or "client" (-p)
+ *   ipv6      self-test: ::1 usable (false: the ::1 check is SKIP)
+ *   count     messages per check (-c)
+ *   size      bytes per message (-s)
+ *   wall_ms   the whole run, milliseconds
+ *   checks    array of objects, one per check:
+ *     result    "PASS", "FAIL" or "SKIP"
+ *     name      "tcp 127.0.0.1", "tcp ::1", "udp 127.0.0.1", "bulk 127.0.0.1";
+ *               with -p, "tcp|udp|unix ADDR"
+ *     addr      the server's address and port: "[::1]:40123"
+ *     messages  round trips completed (0 for bulk)
+ *     bytes     payload bytes echoed (bulk: delivered into the sink)
+ *     seconds   time the check took, first send to last byte back
+ *     min_us, p50_us, p99_us, max_us
+ *               round-trip time, microseconds (null for bulk and SKIP)
+ *     mb_s      bytes / seconds, in 10^6 bytes per second (null if none)
+ *     lost      UDP: datagrams whose echo did not come within -t
+ *     late      UDP: echoes that came after their time ran out
+ *     dup       UDP: echoes beyond one per datagram
+ *     note      why it failed or was skipped, or what bulk measures
+ */
+#include "lb.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: lo-echo [OPTIONS]               self-test\n"
+	"       lo-echo [OPTIONS] -p PORT       client of an echo server\n"
+	"       lo-echo -l [OPTIONS] [-p PORT]  echo server\n\n"
+	"Self-test: check that lo is up with 127.0.0.1 (else exit 3 naming the\n"
+	"fix), start an echo server and echo COUNT messages over TCP 127.0.0.1,\n"
+	"TCP ::1 (skipped where ::1 is missing) and UDP 127.0.0.1, checking every\n"
+	"byte and timing every round trip. -p: the same against any echo server.\n"
+	"-l: echo to any number of clients (-u: UDP); -c: exit after COUNT\n"
+	"connections (-u: datagrams). Exit 0 all passed, 1 failed, 2 usage,\n"
+	"3 loopback unavailable, 4 timeout (-t: clients wait SECS, default 2).\n\n"
+	" --up     first bring lo up and add 127.0.0.1/8 where missing (needs\n"
+	"          CAP_NET_ADMIN): lo-echo --up fixes lo, then proves it\n"
+	" -l       be the echo server\n"
+	" -c COUNT messages per check (1000)\n"
+	" -s SIZE  bytes per message (64)\n"
+	" -B BYTES also bulk throughput, one way into a sink (K, M, G)\n"
+	" -J       one JSON object instead of the table\n";
+
+enum { PASS, FAIL, SKIP };
+static const char *const verdict[] = { "PASS", "FAIL", "SKIP" };
+static const char *const key[] = { "min_us", "p50_us", "p99_us", "max_us" };
+
+struct check {
+	const char *name;
+	int type;		/* SOCK_STREAM, SOCK_DGRAM */
+	int res, code;
+	uint64_t n, bytes, ns, v[4], lost, late, dup;	/* v: min p50 p99 max */
+	char addr[120], note[160];
+};
+
+#define BIG (1u << 20)		/* bulk and server buffers */
+static int tmo = 2000;		/* ms a client waits for an echo */
+static char ob[8192];		/* stdout, written at once */
+static size_t on;
+
+static void *xmap(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		lb_die_errno(EX_FAIL, "mmap");
+	return p;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void o(const char *s)
+{
+	size_t n = strlen(s);
+	if (n > sizeof(ob) - on)
+		n = sizeof(ob) - on;
+	memcpy(ob + on, s, n);
+	on += n;
+}
+
+/* ---- the pattern ---- */
+
+static inline uint8_t pat(uint64_t k)
+{
+	return (uint8_t)(k * 167 + (k >> 8));
+}
+
+static void fill(uint8_t *b, uint64_t i, size_t s)
+{
+	for (size_t j = 0; j < s; j++)
+		b[j] = j < 4 ? (uint8_t)(i >> (8 * j)) : pat(i * s + j);
+}
+
+/* ---- round-trip times: a log-linear histogram of nanoseconds ---- */
+
+static uint32_t hist[1792];
+
+static unsigned hidx(uint64_t v)
+{
+	if (v >> 32)
+		v = 0xffffffffu;
+	if (v < 128)
+		return (unsigned)v;
+	int e = 63 - __builtin_clzll(v);
+	return 128 + (unsigned)(e - 7) * 64 + (unsigned)((v >> (e - 6)) & 63);
+}
+
+static uint64_t pct(struct check *k, unsigned permille)
+{
+	uint64_t rank = (k->n * permille + 999) / 1000, sum = 0, v;
+	unsigned i = 0;
+
+	while (i < 1791 && (sum += hist[i]) < rank)
+		i++;
+	v = i;
+	if (i >= 128) {		/* the middle of the bucket */
+		unsigned e = (i - 128) / 64 + 1;
+		v = ((uint64_t)((i - 128) % 64 + 64) << e) + (1ull << e) / 2;
+	}
+	return v < k->v[0] ? k->v[0] : v > k->v[3] ? k->v[3] : v;
+}
+
+/* ---- failures: one line on stderr, even with -q; the check records it */
+
+static void fail(struct check *k, int code, ...)
+{
+	va_list ap;
+	size_t n = 0;
+
+	va_start(ap, code);
+	for (const char *s; (s = va_arg(ap, const char *));) {
+		size_t l = strlen(s);
+		if (l > sizeof(k->note) - 1 - n)
+			l = sizeof(k->note) - 1 - n;
+		memcpy(k->note + n, s, l);
+		n += l;
+	}
+	va_end(ap);
+	k->note[n] = 0;
+	k->res = FAIL;
+	k->code = code;
+	lb_write(2, lb.name, ": ", k->name, ": ", k->note, "\n", NULL);
+}
+
+/* ERR stopped it after DONE bytes (or datagrams): 0 is the server's EOF */
+static void fail_err(struct check *k, int err, uint64_t done)
+{
+	char a[24], t[24];
+	const char *unit = k->type == SOCK_DGRAM ? " datagrams)" : " bytes)";
+
+	if (err == EAGAIN || err == ETIMEDOUT)
+		fail(k, EX_TIME, "no echo within ", lb_fixed(t, (uint64_t)tmo, 1000, 3), " s (after ",
+		     lb_utoa(a, done), unit, NULL);
+	else
+		fail(k, EX_FAIL, err ? lb_strerror(err) : "the server closed the connection", " (after ",
+		     lb_utoa(a, done), unit, NULL);
+}
+
+static char *hex(char *b, unsigned v)
+{
+	b[0] = '0', b[1] = 'x', b[2] = "0123456789abcdef"[v >> 4 & 15];
+	b[3] = "0123456789abcdef"[v & 15], b[4] = 0;
+	return b;
+}
+
+/* Name the first differing byte of message SEQ: its offset in the stream
+ * (TCP) or in the datagram, what was sent and what came back. */
+static void mismatch(struct check *k, const uint8_t *want, const uint8_t *got, size_t s,
+		     size_t r, uint64_t seq)
+{
+	char a[24], b[24], x[8], y[8];
+	size_t j = 0;
+	int dg = k->type == SOCK_DGRAM;
+
+	if (r != s) {
+		fail(k, EX_FAIL, "datagram ", lb_utoa(a, seq), ": ", lb_utoa(b, r), " bytes came back", NULL);
+		return;
+	}
+	while (j < s - 1 && want[j] == got[j])
+		j++;
+	fail(k, EX_FAIL, dg ? "datagram " : "echo differs at byte ", lb_utoa(a, dg ? seq : seq * s + j),
+	     dg ? " differs at byte " : " (message ", lb_utoa(b, dg ? j : seq), dg ? "" : ")", ": sent ",
+	     hex(x, want[j]), ", got ", hex(y, got[j]), NULL);
+}
+
+/* ---- the client ---- */
+
+static void timeouts(int fd, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int client_socket(struct check *k)
+{
+	int one = 1, fd = lb_connect(k->type);
+	timeouts(fd, tmo);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	strcpy(k->addr, lb_addrstr(&lb.sa));
+	return fd;
+}
+
+/* One TCP round trip of S bytes: 0, or an errno (0 with *in < s: EOF).
+ * A message that fits the send buffer goes in one send, then a blocking
+ * receive (SO_RCVTIMEO bounds it); a larger one is sent and received at
+ * once, or an echo server that answers while reading would deadlock us. */
+static int xchg(int fd, const uint8_t *sb, uint8_t *rb, size_t s, size_t *in)
+{
+	size_t out = 0;
+	ssize_t r;
+
+	for (*in = 0; *in < s; *in += (size_t)r) {
+		if (out < s) {
+			r = send(fd, sb + out, s - out, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (r > 0)
+				out += (size_t)r;
+			else if (errno != EAGAIN)
+				return errno;
+		}
+		if (out < s) {
+			struct pollfd p = { fd, POLLIN | POLLOUT, 0 };
+			if (!poll(&p, 1, tmo))
+				return ETIMEDOUT;
+			r = recv(fd, rb + *in, s - *in, MSG_DONTWAIT);
+			if (r < 0 && errno == EAGAIN) {
+				r = 0;
+				continue;
+			}
+		} else {
+			r = recv(fd, rb + *in, s - *in, MSG_WAITALL);
+		}
+		if (r <= 0)
+			return r ? errno : 0;
+	}
+	return 0;
+}
+
+/* Is this datagram the echo of an earlier one, coming late or twice? */
+static int stale(uint8_t *tmp, const uint8_t *got, size_t r, uint64_t i)
+{
+	size_t s = lb.size, h = s < 4 ? s : 4;
+	uint64_t q = 0, wrap = 1ull << (8 * h);
+
+	for (size_t j = 0; j < h; j++)
+		q |= (uint64_t)got[j] << (8 * j);
+	q |= i & ~(wrap - 1);		/* the latest seq with these low bytes */
+	if (q > i)
+		q -= wrap;
+	fill(tmp, q, s);
+	return r == s && q < i && !memcmp(tmp, got, s);
+}
+
+/* COUNT round trips of SIZE bytes, one at a time. */
+static void rtt(struct check *k)
+{
+	size_t s = lb.size, got = 0;
+	uint8_t *sb = xmap(3 * s + 1), *rb = sb + s, *tmp = rb + s + 1;
+	int fd = client_socket(k), udp = k->type == SOCK_DGRAM, miss = 0, err = 0;
+	uint64_t i, t, old = 0, start = now_ns();
+
+	memset(hist, 0, sizeof(hist));
+	for (i = 0; i < lb.count && !k->res; i++) {
+		fill(sb, i, s);
+		uint64_t t0 = now_ns();
+		if (udp) {
+			ssize_t r = send(fd, sb, s, 0);
+			while (r >= 0 && (r = recv(fd, rb, s + 1, 0)) >= 0 &&
+			       ((size_t)r != s || memcmp(sb, rb, s)) && stale(tmp, rb, (size_t)r, i))
+				old++;
+			if (r < 0 && errno == EAGAIN && ++k->lost && ++miss < 3)
+				continue;
+			if (r < 0) {
+				err = errno;
+				break;
+			}
+			got = (size_t)r;
+			miss = 0;
+		} else if ((err = xchg(fd, sb, rb, s, &got)) || got < s) {
+			break;
+		}
+		t = now_ns() - t0;
+		if (!k->n++ || t < k->v[0])
+			k->v[0] = t;
+		if (t > k->v[3])
+			k->v[3] = t;
+		hist[hidx(t)]++;
+		if (got != s || memcmp(sb, rb, s))
+			mismatch(k, sb, rb, s, got, i);
+		else
+			k->bytes += s;
+	}
+	k->ns = now_ns() - start;
+	if (k->n)
+		k->v[1] = pct(k, 500), k->v[2] = pct(k, 990);
+	if (!k->res && i < lb.count)
+		fail_err(k, err, udp ? i : i * s + got);
+	if (!udp && !k->res) {
+		/* the end: half-close; the server closes too, and says no more */
+		timeouts(fd, 500);
+		shutdown(fd, SHUT_WR);
+		ssize_t r = recv(fd, rb, s, 0);
+		if (r > 0 || (r < 0 && errno != EAGAIN))
+			fail(k, EX_FAIL, r > 0 ? "more bytes came back than were sent" : lb_strerror(errno),
+			     NULL);
+	}
+	k->late = old < k->lost ? old : k->lost;
+	k->dup = old - k->late;
+	if (!k->res && (k->lost || k->dup)) {
+		char a[24], b[24];
+		fail(k, EX_FAIL, lb_utoa(a, k->lost), " datagrams lost, ", lb_utoa(b, k->dup), " echoed twice", NULL);
+	}
+	close(fd);
+	munmap(sb, 3 * s + 1);
+}
+
+/* -B: BYTES one way into the self-test's sink, which answers with the
+ * count it received once we half-close. */
+static void bulk(struct check *k)
+{
+	uint8_t *sb = xmap(BIG);
+	uint64_t left = lb.bulk, out = 0, cnt = 0;
+	int fd = client_socket(k);
+	char a[24], b[24];
+
+	for (uint32_t j = 0; j < BIG; j++)
+		sb[j] = pat(j);
+	uint64_t t0 = now_ns();
+	while (out < left) {
+		ssize_t w = send(fd, sb, left - out < BIG ? left - out : BIG, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		out += (uint64_t)w;
+	}
+	int err = out < left ? errno : 0;
+	shutdown(fd, SHUT_WR);
+	errno = 0;
+	if (!err && recv(fd, &cnt, 8, MSG_WAITALL) != 8)
+		err = errno;
+	k->ns = now_ns() - t0;
+	k->bytes = cnt;
+	if (out < left || err)
+		fail_err(k, err, out);
+	else if (cnt != left)
+		fail(k, EX_FAIL, "the sink received ", lb_utoa(a, cnt), " bytes of ", lb_utoa(b, left), NULL);
+	else
+		strcpy(k->note, "one way into a sink");
+	close(fd);
+	munmap(sb, BIG);
+}
+
+/* ---- the report ---- */
+
+static void o_pad(const char *s, int w)	/* right-aligned in w columns */
+{
+	for (int n = (int)strlen(s); n < w; n++)
+		o(" ");
+	o(s);
+}
+
+static void o_key(const char *key, const char *v, int quote)
+{
+	o(",\""), o(key), o(quote ? "\":\"" : "\":");
+	for (char c[2] = { 0, 0 }; (*c = *v); v++) {
+		if (*c == '"' || *c == '\\')
+			o("\\");
+		o((unsigned char)*c < ' ' ? "?" : c);
+	}
+	o(quote ? "\"" : "");
+}
+
+static void o_num(const char *key, uint64_t v)
+{
+	char b[24];
+	o_key(key, lb_utoa(b, v), 0);
+}
+
+static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
+{
+	char b[24], m[24];
+	int json = (lb.seen & OPT('J')) != 0;
+
+	if (!json && lb_quiet())
+		return;
+	if (json) {
+		o("{\"ok\":"), o(code ? "false" : "true");
+		o_num("exit", (uint64_t)code);
+		o_key("mode", self ? "self-test" : "client", 1);
+		if (self)
+			o_key("ipv6", ck[1].res == SKIP ? "false" : "true", 0);
+		o_num("count", lb.count);
+		o_num("size", lb.size);
+		o_num("wall_ms", (lb_now_us() - t0) / 1000);
+		o(",\"checks\":[");
+	} else {
+		o("check               min us    p50 us    p99 us    max us      MB/s  result\n");
+	}
+	for (int i = 0; i < nck; i++) {
+		struct check *k = &ck[i];
+		uint64_t us = k->ns / 1000;
+		const char *mb = k->bytes && us ? lb_fixed(m, k->bytes, (unsigned)us, 1) : json ? "null" : "-";
+
+		if (json) {
+			o(i ? ",{\"result\":\"" : "{\"result\":\""), o(verdict[k->res]), o("\"");
+			o_key("name", k->name, 1);
+			o_key("addr", k->addr, 1);
+			o_num("messages", k->n);
+			o_num("bytes", k->bytes);
+			o_key("seconds", lb_fixed(b, k->ns, 1000000000u, 6), 0);
+			for (int j = 0; j < 4; j++)
+				o_key(key[j], k->n ? lb_fixed(b, k->v[j], 1000, 1) : "null", 0);
+			o_key("mb_s", mb, 0);
+			o_num("lost", k->lost), o_num("late", k->late), o_num("dup", k->dup);
+			o_key("note", k->note, 1);
+			o("}");
+			continue;
+		}
+		o(k->name);
+		for (int n = (int)strlen(k->name); n < 14; n++)
+			o(" ");
+		for (int j = 0; j < 4; j++)
+			o_pad(k->n ? lb_fixed(b, k->v[j], 1000, 1) : "-", 10);
+		o_pad(mb, 10);
+		o("  "), o(verdict[k->res]);
+		if (k->res != FAIL && *k->note)
+			o("  ("), o(k->note), o(")");
+		o("\n");
+	}
+	o(json ? "]}\n" : "");
+	for (char *p = ob; on;) {
+		ssize_t w = write(1, p, on);
+		if (w <= 0)
+			break;
+		p += w, on -= (size_t)w;
+	}
+}
+
+/* ---- the server ---- */
+
+struct econn {
+	struct lb_conn c;
+	uint64_t n;		/* sink: bytes received */
+	char *pend;		/* what a short write left, until it goes */
+	uint32_t off, len;
+};
+
+struct lsock {
+	struct lb_conn c;
+	void (*serve)(struct lb_conn *c, unsigned ev);
+};
+
+static char ebuf[BIG];
+static uint64_t served, last_us;
+static unsigned nopen;
+static int stopped;
+
+/* Connection state from 64 KiB mappings and a free list: no malloc, whose
+ * ~7 KB would be most of lo-echo's share of the binary. */
+static struct econn *spare, *next_e, *end_e;
+
+static struct econn *conn_new(void)
+{
+	struct econn *e = spare;
+
+	if (e) {
+		spare = *(struct econn **)e;
+	} else {
+		if (next_e == end_e) {
+			void *p = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED)
+				return NULL;
+			next_e = p;
+			end_e = next_e + (1 << 16) / sizeof(*e);
+		}
+		e = next_e++;
+	}
+	return memset(e, 0, sizeof(*e));
+}
+
+static void pend_free(struct econn *e)
+{
+	if (e->pend)
+		munmap(e->pend, e->len);
+	e->pend = NULL;
+	e->len = e->off = 0;
+}
+
+static void conn_close(struct econn *e)
+{
+	lb_loop_del(&e->c);
+	close(e->c.fd);
+	pend_free(e);
+	*(struct econn **)e = spare;
+	spare = e;
+	nopen--;
+	last_us = lb_now_us();
+}
+
+/* Echo what arrives. A short write back keeps the rest in a mapping of its
+ * own and stops reading until it is gone: an idle connection holds no
+ * buffer, a slow reader cannot make us hoard. At EOF nothing is pending
+ * (we read only when nothing is), so the close follows the last echo. */
+static void on_echo(struct lb_conn *c, unsigned ev)
+{
+	struct econn *e = (struct econn *)c;
+	ssize_t r, w;
+
+	if (!ev)
+		goto done;
+	if (e->len) {
+		w = send(c->fd, e->pend + e->off, e->len - e->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0)
+			goto err;
+		if ((e->off += (uint32_t)w) < e->len)
+			return;
+		pend_free(e);
+		lb_loop_mod(c, EPOLLIN);
+	}
+	for (int budget = 16; budget--;) {
+		r = recv(c->fd, ebuf, BIG, MSG_DONTWAIT);
+		if (r <= 0) {
+			if (!r)
+				goto done;
+			goto err;
+		}
+		w = send(c->fd, ebuf, (size_t)r, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0 && errno != EAGAIN)
+			goto done;
+		if (w < r) {
+			w = w < 0 ? 0 : w;
+			e->pend = mmap(NULL, (size_t)(r - w), PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (e->pend == MAP_FAILED) {
+				e->pend = NULL;
+				goto done;
+			}
+			memcpy(e->pend, ebuf + w, (size_t)(r - w));
+			e->len = (uint32_t)(r - w);
+			lb_loop_mod(c, EPOLLOUT);
+			return;
+		}
+		if (r < BIG)
+			return;
+	}
+	return;
+err:
+	if (errno == EAGAIN || errno == EINTR)
+		return;
+done:
+	conn_close(e);
+}
+
+/* The self-test's bulk sink: discard (MSG_TRUNC: no copy), count, and
+ * answer the count at EOF. */
+static void on_sink(struct lb_conn *c, unsigned ev)
+{
+	struct econn *e = (struct econn *)c;
+	ssize_t r;
+
+	if (ev) {
+		while ((r = recv(c->fd, ebuf, 1u << 30, MSG_DONTWAIT | MSG_TRUNC)) > 0)
+			e->n += (uint64_t)r;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (!r)
+			send(c->fd, &e->n, 8, MSG_NOSIGNAL);
+	}
+	conn_close(e);
+}
+
+/* -t on a server: exit 4 once nothing has moved for SECS, connections
+ * included (each has its own -t clock and is closed when it runs out). */
+static void idle(void)
+{
+	char why[48] = "nothing came for ", t[24];
+
+	if (nopen || lb_now_us() - last_us < (uint64_t)lb.idle_ms * 1000)
+		return;
+	strcat(why, lb_fixed(t, (uint64_t)lb.idle_ms, 1000, 3));
+	lb_die(EX_TIME, "idle timeout", strcat(why, " s"));
+}
+
+static void stop(struct lb_conn *l)
+{
+	lb_loop_del(l);
+	close(l->fd);
+	stopped = 1;
+}
+
+static void on_accept(struct lb_conn *c, unsigned ev)
+{
+	int one = 1;
+
+	if (!ev)
+		idle();
+	while (ev && !stopped) {
+		struct lb_addr peer;
+		peer.len = sizeof(peer.u);
+		int fd = accept4(c->fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct econn *e = fd < 0 ? NULL : conn_new();
+		if (!e) {
+			if (fd >= 0)
+				close(fd);
+			/* out of descriptors or memory: wait, never spin */
+			if (fd >= 0 || errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				lb_loop_pause(c, 100);
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		e->c.fd = fd;
+		e->c.fn = ((struct lsock *)c)->serve;
+		lb_loop_add(&e->c, EPOLLIN, 1);
+		nopen++;
+		if (lb.verbose)
+			lb_say("connection from ", lb_addrstr(&peer), NULL);
+		if (++served == lb.count)
+			stop(c);
+	}
+}
+
+/* UDP: every datagram goes back to whoever sent it; no connected socket,
+ * so any number of peers share the one socket. */
+static void on_udp(struct lb_conn *c, unsigned ev)
+{
+	if (!ev)
+		idle();
+	for (int budget = 64; ev && budget-- && !stopped;) {
+		struct lb_addr p;
+		p.len = sizeof(p.u);
+		ssize_t r = recvfrom(c->fd, ebuf, BIG, MSG_DONTWAIT, &p.u.sa, &p.len);
+		if (r < 0)
+			return;
+		sendto(c->fd, ebuf, (size_t)r, MSG_DONTWAIT, &p.u.sa, p.len);
+		if (++served == lb.count)
+			stop(c);
+	}
+}
+
+/* Run the loop over N listeners until SIGTERM/SIGINT, or -c is done. */
+static int serve(struct lsock *l, int n)
+{
+	lb_loop_init();
+	last_us = lb_now_us();
+	for (int i = 0; i < n; i++) {
+		fcntl(l[i].c.fd, F_SETFL, O_NONBLOCK);
+		lb_loop_add(&l[i].c, EPOLLIN, lb.idle_ms >= 0);
+	}
+	while (!stopped || nopen) {
+		int sig = lb_loop_once();
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	return EX_OK;
+}
+
+/* ---- --up ---- */
+
+_Noreturn static void denied(const char *what)
+{
+	int e = errno;
+	lb_die(EX_NOLO, what, e == EPERM || e == EACCES
+		? "operation not permitted: this needs CAP_NET_ADMIN (run it as root)"
+		: lb_strerror(e));
+}
+
+/* Bring lo up, and add 127.0.0.1/8 with rtnetlink RTM_NEWADDR where it is
+ * missing. (SIOCSIFADDR would replace lo's first address where it has one,
+ * such as a service address a router or kube-proxy put there.) The netlink
+ * structures are spelled out: musl's headers do not carry linux/. */
+static void up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFINDEX, &ifr))
+		lb_die_errno(EX_NOLO, "lo");
+	int index = ifr.ifr_ifindex;
+	ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+			denied("lo: cannot bring it up");
+		lb_say("lo: brought up", NULL);
+	}
+	close(fd);
+	if (lb_lo_state(AF_INET) != 2)
+		return;
+
+	struct {
+		uint32_t len;
+		uint16_t type, flags;
+		uint32_t seq, pid;
+		uint8_t family, prefixlen, ifa_flags, scope;
+		uint32_t index;
+		uint16_t alen, atype;	/* IFA_LOCAL */
+		uint32_t local;
+		uint16_t blen, btype;	/* IFA_ADDRESS */
+		uint32_t addr;
+	} q = {
+		.len = sizeof(q), .type = 20 /* RTM_NEWADDR */,
+		.flags = 1 | 4 | 0x200 | 0x400,	/* REQUEST ACK EXCL CREATE */
+		.family = AF_INET, .prefixlen = 8, .scope = 254 /* host */,
+		.index = (uint32_t)index,
+		.alen = 8, .atype = 2, .local = htonl(INADDR_LOOPBACK),
+		.blen = 8, .btype = 1, .addr = htonl(INADDR_LOOPBACK),
+	};
+	struct { uint32_t len; uint16_t type, flags; uint32_t seq, pid; int32_t err; char rest[64]; } a;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
+	if (send(fd, &q, sizeof(q), 0) < 0 || recv(fd, &a, sizeof(a), 0) < 20)
+		denied("lo: cannot add 127.0.0.1/8");
+	errno = -a.err;
+	if (a.type == 2 /* NLMSG_ERROR */ && a.err && a.err != -EEXIST)
+		denied("lo: cannot add 127.0.0.1/8");
+	close(fd);
+	lb_say("lo: added 127.0.0.1/8", NULL);
+}
+
+/* ---- the self-test ---- */
+
+static pid_t child;
+
+static void reap(void)
+{
+	if (child > 0) {
+		kill(child, SIGTERM);
+		waitpid(child, NULL, 0);
+		child = 0;
+	}
+}
+
+static void target(const char *addr, int port)
+{
+	lb.addr = addr;
+	lb.port = port;
+	lb_resolve(!port);
+}
+
+static int selftest(uint64_t t0)
+{
+	static void (*const sv[4])(struct lb_conn *, unsigned) = { on_echo, on_echo, NULL, on_sink };
+	struct check ck[4] = {
+		{ .name = "tcp 127.0.0.1", .type = SOCK_STREAM },
+		{ .name = "tcp ::1", .type = SOCK_STREAM },
+		{ .name = "udp 127.0.0.1", .type = SOCK_DGRAM },
+		{ .name = "bulk 127.0.0.1", .type = SOCK_STREAM },
+	};
+	struct lsock l[4];
+	int port[4], nl = 0, nck = 3 + !!lb.bulk, code = 0;
+	cpu_set_t all, one;
+
+	/* diagnose: lo down or 127.0.0.1 missing end it here (exit 3) */
+	target("127.0.0.1", 0);
+	if (lb_lo_state(AF_INET))
+		lb_net_die(EADDRNOTAVAIL, "self-test");
+	if (lb_lo_state(AF_INET6)) {
+		ck[1].res = SKIP;
+		strcpy(ck[1].note, "no ::1: IPv6 is off, or ::1 is not on lo");
+		lb_say("note: ::1 is not available (IPv6 off, or ::1 not on lo): its check is skipped", NULL);
+	}
+	if (lb.size > 65507) {
+		ck[2].res = SKIP;
+		strcpy(ck[2].note, "SIZE is more than a datagram holds");
+	}
+	for (int i = 0; i < nck; i++) {
+		if (ck[i].res)
+			continue;
+		target(i == 1 ? "::1" : "127.0.0.1", 0);
+		l[nl].c.fd = lb_listen(ck[i].type);
+		l[nl].c.fn = i == 2 ? on_udp : on_accept;
+		l[nl++].serve = sv[i];
+		port[i] = lb.port;
+	}
+	/* The round trips run with client and server on one CPU: a wakeup on
+	 * another costs an inter-processor interrupt, which is most of the
+	 * round trip in a VM (p50 50 us across CPUs, 14 us on one, here). */
+	sched_getaffinity(0, sizeof(all), &all);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	/* fork(2) itself: musl's fork() brings 1.5 KB of atfork locking that
+	 * a single-threaded program does not need (the child never raise()s) */
+	child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (child < 0)
+		lb_die_errno(EX_FAIL, "fork");
+	if (!child) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		lb.idle_ms = -1;
+		lb.count = 0;
+		_exit(serve(l, nl));
+	}
+	lb_atexit(reap);
+	while (nl)
+		close(l[--nl].c.fd);
+
+	for (int i = 0; i < nck; i++) {
+		struct check *k = &ck[i];
+		if (k->res)
+			continue;
+		target(i == 1 ? "::1" : "127.0.0.1", port[i]);
+		if (i == 3) {	/* bulk: sender and sink each on a CPU of its own */
+			sched_setaffinity(child, sizeof(all), &all);
+			sched_setaffinity(0, sizeof(all), &all);
+			bulk(k);
+		} else {
+			rtt(k);
+		}
+		if (k->res && !code)
+			code = k->code;
+	}
+	reap();
+	report(ck, nck, 1, code, t0);
+	return code;
+}
+
+/* ---- lo-echo ---- */
+
+int lo_echo_main(char **argv)
+{
+	/* the options each mode takes, beyond -v -q -h */
+	static const char *const modes[][2] = {
+		{ "ctsBJ", "the self-test" }, { "lpa6uUPtc", "-l" }, { "pa6uUtwcsJ", "-p" },
+	};
+	static char name[128];
+	uint64_t t0 = lb_now_us();
+	struct check ck = { .name = name };
+
+	lb_parse(argv, "pa6uUPtwvqhlcsBJ", "up", usage);
+	int mode = lb.seen & OPT('l') ? 1 : lb.seen & (OPT('p') | OPT('U')) ? 2 : 0;
+	if (lb.nargs)
+		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
+	for (const char *c = "pa6uUPtwlcsBJ"; *c; c++) {
+		char opt[3] = { '-', *c, 0 };
+		if ((lb.seen & OPT(*c)) && !strchr(modes[mode][0], *c))
+			lb_die(EX_USAGE, opt, mode ? (mode == 1 ? "not with -l" : "not with -p")
+						   : "not with the self-test (it picks its own)");
+	}
+	if (lb.longopt)
+		up();
+	ck.type = lb.seen & OPT('u') ? SOCK_DGRAM : SOCK_STREAM;
+	if (mode == 1) {
+		struct lsock l = { .c.fn = ck.type == SOCK_DGRAM ? on_udp : on_accept, .serve = on_echo };
+		if (lb.port < 0 && !lb.path)
+			lb.port = 0;	/* no -p: the kernel picks, and we say which */
+		lb_resolve(1);
+		l.c.fd = lb_listen(ck.type);
+		if (!(lb.seen & (OPT('p') | OPT('U') | OPT('v'))))
+			lb_say("listening on ", lb_addrstr(&lb.sa), NULL);
+		return serve(&l, 1);
+	}
+
+	if (!(lb.seen & OPT('c')))
+		lb.count = 1000;
+	if (!(lb.seen & OPT('s')))
+		lb.size = 64;
+	if (!lb.size || lb.size > (ck.type == SOCK_DGRAM ? 65507 : 64u << 20))
+		lb_die(EX_USAGE, "-s", "not a message size (1 to 64M; UDP: 65507)");
+	if (lb.idle_ms > 0)
+		tmo = (int)lb.idle_ms;
+	if (!mode)
+		return selftest(t0);
+
+	/* the client */
+	lb_resolve(0);
+	strcpy(name, ck.type == SOCK_DGRAM ? "udp " : lb.sa.u.sa.sa_family == AF_UNIX ? "unix " : "tcp ");
+	strcat(name, lb_addrstr(&lb.sa));
+	rtt(&ck);
+	report(&ck, 1, 0, ck.code, t0);
+	return ck.code;
+}
