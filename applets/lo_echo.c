@@ -656,7 +656,7 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		e->c.fd = fd;
 		e->c.fn = ((struct lsock *)c)->serve;
-		lb_loop_add(&e->c, EPOLLIN, 1);
+		lb_loop_add(&e->c, EPOLLIN, lb.idle_ms >= 0);	/* timed: by -t */
 		nopen++;
 		if (lb.verbose)
 			lb_say("connection from ", lb_addrstr(&peer), NULL);
@@ -836,6 +836,7 @@ static int selftest(uint64_t t0)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		lb.idle_ms = -1;
 		lb.count = 0;
+		lb.verbose = 0;
 		_exit(serve(l, nl));
 	}
 	lb_atexit(reap);
