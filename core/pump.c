@@ -94,10 +94,11 @@ int lb_pump(struct lb_pump *p, const char **where)
 		struct pollfd pf[2];
 		int n = 0, ii = -1, is = -1;
 		short sev = rdone ? 0 : POLLIN;
+		int held = p->gate && !heard;	/* lo-recv: answer once spoken to */
 
-		if (flen) {
+		if (flen && !held) {
 			sev |= POLLOUT;
-		} else if (!fdone && !(p->gate && !heard)) {
+		} else if (!fdone && !held && !flen) {
 			if (cur < p->nfiles) {
 				pf[n].fd = p->files[cur];
 				pf[n].events = POLLIN;
