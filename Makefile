@@ -17,23 +17,26 @@ ifeq ($(origin CC),default)
 endif
 
 PREFIX ?= /usr/local
+BUILD ?= obj
 CFLAGS ?= -Os
 LDFLAGS ?=
 SAN ?=
 
 WARN := -Wall -Wextra -Werror
-LB_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Icore -Iobj -ffunction-sections -fdata-sections \
+LB_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Icore -I$(BUILD) -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -fno-stack-protector
 ifeq ($(SAN),1)
   LB_CFLAGS += -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
   LB_LDFLAGS := -fsanitize=address,undefined
 else
-  LB_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -s
+  # noseparate-code and norelro: no page-alignment padding between the
+  # segments (-6 KB on a 30 KB binary); a static binary has no GOT worth
+  # a read-only page.
+  LB_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none -s
 endif
 
 OBJS := $(core-y) $(applets-y)
 APPLETS := $(subst _,-,$(basename $(notdir $(applets-y))))
-BUILD := obj
 BOBJS := $(addprefix $(BUILD)/,$(OBJS))
 
 ifeq ($(V),1)
