@@ -605,7 +605,7 @@ static void on_sink(struct lb_conn *c, unsigned ev)
 	ssize_t r;
 
 	if (ev) {
-		while ((r = recv(c->fd, ebuf, 1u << 30, MSG_DONTWAIT | MSG_TRUNC)) > 0)
+		while ((r = recv(c->fd, ebuf, BIG, MSG_DONTWAIT | MSG_TRUNC)) > 0)
 			e->n += (uint64_t)r;
 		if (r < 0 && errno == EAGAIN)
 			return;
@@ -801,7 +801,7 @@ static int selftest(uint64_t t0)
 	/* diagnose: lo down or 127.0.0.1 missing end it here (exit 3) */
 	target("127.0.0.1", 0);
 	if (lb_lo_state(AF_INET))
-		lb_net_die(EADDRNOTAVAIL, "self-test");
+		lb_net_die(EADDRNOTAVAIL, "127.0.0.1");
 	if (lb_lo_state(AF_INET6)) {
 		ck[1].res = SKIP;
 		strcpy(ck[1].note, "no ::1: IPv6 is off, or ::1 is not on lo");
