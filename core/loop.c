@@ -13,21 +13,24 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static int ep = -1;
 static struct lb_conn idle = { .prev = &idle, .next = &idle };	/* sentinel */
 static sigset_t waitmask;
-static volatile sig_atomic_t pending;
+static volatile sig_atomic_t stop_sig, chld;
 static struct lb_conn *paused;
-static uint64_t resume_at;
+static uint64_t resume_at, wake_at;
 int lb_nconn;
 
 static void on_sig(int sig)
 {
-	/* SIGCHLD only wakes the loop; a stop request wins over it */
-	if (sig != SIGCHLD || !pending)
-		pending = sig;
+	/* kept apart: a stop request must not hide a child's exit */
+	if (sig == SIGCHLD)
+		chld = 1;
+	else
+		stop_sig = sig;
 }
 
 static uint64_t now_ms(void)
@@ -67,7 +70,7 @@ static void unlink_idle(struct lb_conn *c)
 
 void lb_loop_touch(struct lb_conn *c)
 {
-	if (!c->next || lb.idle_ms < 0)
+	if (!c->next || lb.idle_ms < 0)	/* a listener, or no -t: no idle list */
 		return;
 	unlink_idle(c);
 	c->last = now_ms();
@@ -89,7 +92,7 @@ void lb_loop_add(struct lb_conn *c, unsigned ev, int timed)
 	ctl(EPOLL_CTL_ADD, c, ev);
 	c->next = c->prev = NULL;
 	if (timed) {
-		c->next = c;	/* mark as timed; touch links it */
+		c->next = c->prev = c;	/* timed, alone; touch links it (with -t) */
 		lb_loop_touch(c);
 		lb_nconn++;
 	}
@@ -100,13 +103,41 @@ void lb_loop_mod(struct lb_conn *c, unsigned ev)
 	ctl(EPOLL_CTL_MOD, c, ev);
 }
 
-void lb_loop_del(struct lb_conn *c)
+static void forget(struct lb_conn *c)
 {
-	ctl(EPOLL_CTL_DEL, c, 0);
+	if (c == paused)
+		paused = NULL;
 	if (c->next) {
 		unlink_idle(c);
 		lb_nconn--;
 	}
+}
+
+void lb_loop_del(struct lb_conn *c)
+{
+	ctl(EPOLL_CTL_DEL, c, 0);
+	forget(c);
+}
+
+void lb_loop_close(struct lb_conn *c)
+{
+	forget(c);
+	close(c->fd);
+	c->fd = -1;
+}
+
+void lb_loop_wake(int ms)
+{
+	uint64_t at = now_ms() + (uint64_t)(ms > 0 ? ms : 0);
+	if (!wake_at || at < wake_at)
+		wake_at = at;
+}
+
+/* ms until AT, at least 0; folded into the epoll timeout T (-1: none) */
+static int until(uint64_t at, uint64_t now, int t)
+{
+	int d = at > now ? (int)(at - now) : 0;
+	return t < 0 || d < t ? d : t;
 }
 
 void lb_loop_pause(struct lb_conn *l, int ms)
@@ -127,22 +158,58 @@ void lb_loop_resume(void)
 	}
 }
 
+/* Slots carved from 64 KiB mappings (pages are touched only as slots are
+ * used), and a free list of the returned ones. */
+static size_t slot;
+static char *next_slot, *end_slot;
+static void *freed;
+
+void *lb_loop_new(size_t size)
+{
+	void *p = freed;
+
+	if (!slot)
+		slot = (size + 15) & ~(size_t)15;
+	if (size > slot)
+		return NULL;
+	if (p) {
+		freed = *(void **)p;
+	} else {
+		if (next_slot == end_slot) {
+			p = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED)
+				return NULL;
+			next_slot = p;
+			end_slot = next_slot + ((1 << 16) / slot) * slot;
+		}
+		p = next_slot;
+		next_slot += slot;
+	}
+	return memset(p, 0, slot);
+}
+
+void lb_loop_free(void *p)
+{
+	if (p) {
+		*(void **)p = freed;
+		freed = p;
+	}
+}
+
 int lb_loop_once(void)
 {
 	struct epoll_event ev[64];
-	int timeout = -1;
+	int timeout = -1, n = 0;
 	uint64_t now = now_ms();
 
-	if (lb.idle_ms >= 0 && idle.next != &idle) {
-		uint64_t due = idle.next->last + (uint64_t)lb.idle_ms;
-		timeout = due > now ? (int)(due - now) : 0;
-	}
-	if (paused && resume_at) {
-		int t = resume_at > now ? (int)(resume_at - now) : 0;
-		if (timeout < 0 || t < timeout)
-			timeout = t;
-	}
-	int n = epoll_pwait(ep, ev, 64, timeout, &waitmask);
+	if (lb.idle_ms >= 0 && idle.next != &idle)
+		timeout = until(idle.next->last + (uint64_t)lb.idle_ms, now, timeout);
+	if (paused && resume_at)
+		timeout = until(resume_at, now, timeout);
+	if (wake_at)
+		timeout = until(wake_at, now, timeout);
+	if (!stop_sig && !chld)	/* one still to report: do not wait */
+		n = epoll_pwait(ep, ev, 64, timeout, &waitmask);
 	if (n < 0 && errno != EINTR)
 		lb_die_errno(EX_FAIL, "epoll_wait");
 	for (int i = 0; i < n; i++) {
@@ -153,6 +220,8 @@ int lb_loop_once(void)
 	now = now_ms();
 	if (paused && resume_at && now >= resume_at)
 		lb_loop_resume();
+	if (wake_at && now >= wake_at)
+		wake_at = 0;
 	/* Expire from the head: the callback closes (lb_loop_del) or touches. */
 	while (lb.idle_ms >= 0 && idle.next != &idle && idle.next->last + (uint64_t)lb.idle_ms <= now) {
 		struct lb_conn *c = idle.next;
@@ -160,7 +229,10 @@ int lb_loop_once(void)
 		if (idle.next == c)	/* the callback kept it: do not loop on it */
 			lb_loop_touch(c);
 	}
-	int sig = pending;
-	pending = 0;
+	int sig = stop_sig;
+	if (sig)
+		stop_sig = 0;
+	else if (chld)
+		chld = 0, sig = SIGCHLD;
 	return sig;
 }

@@ -16,17 +16,29 @@ struct lb_conn {
 extern int lb_nconn;			/* timed connections in the loop */
 
 /* Sets up epoll; SIGTERM, SIGINT and SIGCHLD are then delivered only
- * while the loop waits, and lb_loop_once returns their number. */
+ * while the loop waits, and lb_loop_once returns their number (a stop
+ * signal first; a SIGCHLD that came with it is returned by the next call). */
 void lb_loop_init(void);
 /* timed: a connection (counted in lb_nconn, subject to -t); 0: a listener */
 void lb_loop_add(struct lb_conn *c, unsigned ev, int timed);
 void lb_loop_mod(struct lb_conn *c, unsigned ev);
-void lb_loop_del(struct lb_conn *c);	/* does not close c->fd */
+void lb_loop_del(struct lb_conn *c);	/* does not close c->fd; forgets a paused listener */
+/* lb_loop_del and close(c->fd) in one syscall: only for a descriptor that
+ * is not shared (no dup, no child holds it), which epoll then drops itself. */
+void lb_loop_close(struct lb_conn *c);
 void lb_loop_touch(struct lb_conn *c);	/* activity: restart its -t clock */
 /* Stop polling listener L: until lb_loop_resume, or for MS ms (MS > 0),
  * e.g. out of descriptors, or -n MAX connections open. */
 void lb_loop_pause(struct lb_conn *l, int ms);
 void lb_loop_resume(void);
+/* Make the next lb_loop_once return within MS ms (a deadline, e.g. the
+ * grace period after SIGTERM). */
+void lb_loop_wake(int ms);
+/* Zeroed memory for one connection's state, and back. No malloc: its
+ * ~7 KB would double a server's share of the binary. One size per process
+ * (the first asked for): NULL for a larger one, or when memory is out. */
+void *lb_loop_new(size_t size);
+void lb_loop_free(void *p);
 /* Wait once and dispatch; returns a signal that arrived, or 0. */
 int lb_loop_once(void);
 

@@ -1,0 +1,596 @@
+/* lo-serve - a concurrent loopback server: a fixed reply, a file or a
+ * program for every client, all at once.
+ *
+ * One epoll loop (core/loop.c) carries every connection. -m and -f need
+ * no process and no buffer per client: REPLY goes out from argv, FILE by
+ * sendfile(2) from a descriptor opened for each connection (so an edited
+ * file is served fresh, and a large one is never held in memory), and
+ * what clients send is read into one shared buffer and dropped. A
+ * connection costs one small struct and its socket.
+ *
+ * A connection ends cleanly: the reply, shutdown(SHUT_WR), then reading
+ * until the client closes, and only then close(). Closing with unread
+ * bytes would make the kernel send a reset, and a reset can destroy a
+ * reply the client has not read yet (busybox docs/tcp.txt).
+ *
+ * Out of descriptors, accepting pauses (100 ms, or until a connection
+ * ends) and new clients wait in the backlog; with -f a spare descriptor
+ * guarantees that a connection just accepted can still open FILE.
+ *
+ * -e runs PROG through vfork and execvpe: the parent is paused only until
+ * the exec, and no page tables are copied.
+ */
+#include "lb.h"
+#include "loop.h"
+#include "peer.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: lo-serve [OPTIONS] -p PORT (-m REPLY | -f FILE | -e PROG [ARGS...])\n\n"
+	"Serve every client of a loopback port at once: send REPLY or FILE as soon\n"
+	"as the client has sent something (or half-closed), read and drop the rest\n"
+	"of its request, and close. Or run PROG for each client, with the connection\n"
+	"as its stdin and stdout and the UCSPI variables set (PROTO, TCPLOCALIP,\n"
+	"TCPLOCALPORT, TCPREMOTEIP, TCPREMOTEPORT; UNIX: UNIXREMOTEEUID, ...EGID,\n"
+	"...PID). SIGTERM or SIGINT stop it cleanly (exit 0). -t closes a connection\n"
+	"idle for SECS; with -u every datagram is answered with REPLY or FILE.\n\n"
+	" -m REPLY send REPLY to each client\n"
+	" -f FILE  send FILE to each client, read afresh each time\n"
+	" -e PROG  run PROG [ARGS...] (no shell) for each client; comes last\n"
+	" -c COUNT exit after COUNT connections\n"
+	" -n MAX   at most MAX connections at once (the others wait)\n"
+	" -A UIDS  admit only peers of these users (UID[,UID...]); reset others\n";
+
+enum { WAIT, SEND, DRAIN };
+
+union peer {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+	struct ucred cred;	/* UNIX: who connected */
+};
+
+struct conn {
+	struct lb_conn c;	/* first: the loop hands it back */
+	uint64_t t0;		/* µs, for -v */
+	uint64_t in, out;	/* bytes; out is also the place in the reply */
+	int file;		/* -f: FILE, opened for this connection */
+	unsigned char st, eof, ev;
+	union peer peer;
+};
+
+struct child {			/* -e with -v: what to say when it ends */
+	struct child *next;
+	pid_t pid;
+	uint64_t t0;
+	union peer peer;
+};
+
+static struct lb_conn lst = { .fd = -1 };
+static size_t msglen;
+static int spare = -1;		/* a descriptor kept for the day they run out */
+static int is_unix;
+static uint64_t admitted, live;	/* accepted so far; connections or children now */
+static unsigned uids[16];
+static int nuids;
+static char **envp;		/* -e: environ less inherited UCSPI names, then ours */
+static char vars[5][128];
+static struct child *kids;
+static char buf[65536];		/* every client's request lands here, and is dropped */
+
+static const char *peername(const union peer *p)
+{
+	static char s[64];
+	char a[24];
+	struct lb_addr la;
+
+	if (is_unix) {
+		strcpy(s, "pid ");
+		strcat(s, lb_utoa(a, (uint64_t)p->cred.pid));
+		strcat(s, " uid ");
+		strcat(s, lb_utoa(a, p->cred.uid));
+		return s;
+	}
+	memcpy(&la.u, p, sizeof(*p));
+	la.len = sizeof(*p);
+	return lb_addrstr(&la);
+}
+
+static void stop_listening(void)
+{
+	if (lst.fd >= 0) {
+		lb_loop_del(&lst);
+		close(lst.fd);
+		lst.fd = -1;
+	}
+}
+
+/* A connection or a child is over: room for the next one. */
+static void ended(void)
+{
+	live--;
+	if (spare < 0)
+		spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (lst.fd >= 0 && (!lb.max || live < lb.max))
+		lb_loop_resume();
+}
+
+static void finish(struct conn *c, const char *verdict, int abort)
+{
+	if (lb.verbose) {
+		char a[24], b[24], t[24];
+		lb_say(peername(&c->peer), ": ", lb_utoa(a, c->in), " bytes in, ", lb_utoa(b, c->out),
+		       " out, ", lb_fixed(t, lb_now_us() - c->t0, 1000000, 3), " s, ", verdict, NULL);
+	}
+	if (abort)	/* the reply cannot complete: say so with a reset */
+		lb_linger(c->c.fd, 1);
+	if (c->file >= 0)
+		close(c->file);
+	lb_loop_close(&c->c);
+	lb_loop_free(c);
+	ended();
+}
+
+/* Send what the socket takes: 1 the reply is all out, 0 later, -1 error. */
+static int reply(struct conn *c)
+{
+	for (;;) {
+		ssize_t n;
+		if (lb.msg) {
+			if (c->out == msglen)
+				return 1;
+			n = send(c->c.fd, lb.msg + c->out, msglen - c->out, MSG_NOSIGNAL);
+		} else {
+			off_t off = (off_t)c->out;
+			n = sendfile(c->c.fd, c->file, &off, 1 << 20);
+			if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+				/* a file sendfile cannot read: through the buffer */
+				n = pread(c->file, buf, sizeof(buf), (off_t)c->out);
+				if (n > 0)
+					n = send(c->c.fd, buf, (size_t)n, MSG_NOSIGNAL);
+			}
+			if (!n)
+				return 1;
+		}
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		c->out += (uint64_t)n;
+	}
+}
+
+static void on_conn(struct lb_conn *lc, unsigned ev)
+{
+	struct conn *c = (struct conn *)lc;
+
+	if (!ev) {
+		finish(c, "idle timeout", c->st == SEND);
+		return;
+	}
+	if (!c->eof && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+		/* one read a wake: a short one leaves nothing behind, and
+		 * epoll (level-triggered) calls again for a long one */
+		ssize_t n = recv(lc->fd, buf, sizeof(buf), 0);
+		if (n > 0)
+			c->in += (uint64_t)n;
+		else if (!n)
+			c->eof = 1;
+		else if (errno != EAGAIN && errno != EINTR) {
+			finish(c, lb_strerror(errno), 0);
+			return;
+		}
+		if (n >= 0 && c->st == WAIT)
+			c->st = SEND;	/* the client spoke, or half-closed */
+	}
+	if (c->st == SEND) {
+		int r = reply(c);
+		if (r < 0) {
+			finish(c, lb_strerror(errno), 1);
+			return;
+		}
+		if (r) {
+			shutdown(lc->fd, SHUT_WR);
+			if (c->file >= 0)
+				close(c->file);
+			c->file = -1;
+			c->st = DRAIN;
+		}
+	}
+	if (c->st == DRAIN && c->eof) {	/* nothing unread: close() is clean */
+		finish(c, "ok", 0);
+		return;
+	}
+	unsigned want = (c->eof ? 0 : EPOLLIN) | (c->st == SEND ? EPOLLOUT : 0);
+	if (want != c->ev) {
+		lb_loop_mod(lc, want);
+		c->ev = (unsigned char)want;
+	}
+}
+
+/* FILE for a new connection. Out of descriptors, the spare makes room
+ * (and accepting pauses until one is free again): a connection once
+ * accepted never waits for a descriptor it cannot get. */
+static int open_file(void)
+{
+	int f = open(lb.file, O_RDONLY | O_CLOEXEC);
+	if (f < 0 && (errno == EMFILE || errno == ENFILE) && spare >= 0) {
+		close(spare);
+		spare = -1;
+		lb_loop_pause(&lst, 100);
+		f = open(lb.file, O_RDONLY | O_CLOEXEC);
+	}
+	return f;
+}
+
+static void setvar(int i, const char *name, const char *val)
+{
+	size_t n = strlen(name), v = strlen(val);
+	if (n + v >= sizeof(vars[i]))
+		v = sizeof(vars[i]) - 1 - n;
+	memcpy(vars[i], name, n);
+	memcpy(vars[i] + n, val, v);
+	vars[i][n + v] = 0;
+}
+
+/* The address alone, from lb_addrstr ("[::1]:80" -> "::1"): inet_ntop
+ * would pull printf into the binary. */
+static const char *ipstr(const void *sa, char *s)
+{
+	struct lb_addr la;
+
+	memcpy(&la.u, sa, sizeof(union peer));
+	la.len = sizeof(union peer);
+	const char *a = lb_addrstr(&la), *e = strrchr(a, ':');
+	int v6 = *a == '[';
+	size_t n = (size_t)(e - a) - 2 * (size_t)v6;
+
+	memcpy(s, a + v6, n);
+	s[n] = 0;
+	return s;
+}
+
+static int env_count(void)
+{
+	extern char **environ;
+	int n = 0;
+	while (environ[n])
+		n++;
+	return n;
+}
+
+/* ENV has room for environ and our 5 */
+static void env_init(char **env)
+{
+	extern char **environ;
+	static const char *const ours[] = { "PROTO=", "TCPLOCAL", "TCPREMOTE", "UNIXLOCAL", "UNIXREMOTE" };
+	char ip[INET6_ADDRSTRLEN], num[24];
+	int n = 0;
+
+	envp = env;
+	for (char **e = environ; *e; e++) {
+		unsigned i = 0;
+		while (i < 5 && strncmp(*e, ours[i], strlen(ours[i])))
+			i++;
+		if (i == 5)
+			envp[n++] = *e;
+	}
+	for (int i = 0; i < 5; i++)
+		envp[n++] = vars[i];
+	envp[n] = NULL;
+	if (is_unix) {
+		setvar(0, "PROTO=UNIX", "");
+		setvar(1, "UNIXLOCALPATH=", lb.path);
+	} else {
+		setvar(0, "PROTO=TCP", "");
+		setvar(1, "TCPLOCALIP=", ipstr(&lb.sa.u, ip));
+		setvar(2, "TCPLOCALPORT=", lb_utoa(num, (uint64_t)lb.port));
+	}
+}
+
+/* In the vfork child: memory is the parent's until exec, so no malloc,
+ * no stdio, no exit handlers; only syscalls on our own descriptors. */
+_Noreturn static void child(int fd)
+{
+	static const int sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGCHLD, SIGHUP };
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	dup2(fd, 0);
+	dup2(fd, 1);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execvpe(lb.exec[0], lb.exec, envp);
+	int e = errno;
+	lb_write(2, lb.name, ": ", lb.exec[0], ": ", lb_strerror(e), "\n", NULL);
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/* vfork in a function of its own: nothing of the caller's frame is live
+ * across it */
+__attribute__((noinline)) static pid_t start(int fd)
+{
+	pid_t pid = vfork();
+	if (!pid)
+		child(fd);
+	return pid;
+}
+
+static void spawn(int fd, const union peer *p)
+{
+	char s[INET6_ADDRSTRLEN], num[24];
+	sigset_t all, old;
+	struct child *k = NULL;
+
+	if (is_unix) {
+		setvar(2, "UNIXREMOTEEUID=", lb_utoa(num, p->cred.uid));
+		setvar(3, "UNIXREMOTEEGID=", lb_utoa(num, p->cred.gid));
+		setvar(4, "UNIXREMOTEPID=", lb_utoa(num, (uint64_t)p->cred.pid));
+	} else {
+		setvar(3, "TCPREMOTEIP=", ipstr(p, s));
+		setvar(4, "TCPREMOTEPORT=", lb_utoa(num, ntohs(p->in.sin_port)));
+	}
+	if (lb.verbose && (k = lb_loop_new(sizeof(*k)))) {
+		k->t0 = lb_now_us();
+		k->peer = *p;
+	}
+	/* no handler may run in the child while it shares our memory */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid_t pid = start(fd);
+	int err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		lb_say("fork: ", lb_strerror(err), NULL);
+		lb_linger(fd, 1);
+		lb_loop_free(k);
+		ended();
+	} else if (k) {
+		k->pid = pid;
+		k->next = kids;
+		kids = k;
+	}
+	close(fd);
+}
+
+static void reap(void)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		struct child **pp = &kids, *k;
+		while ((k = *pp) && k->pid != pid)
+			pp = &k->next;
+		if (k) {
+			char a[24], t[24];
+			*pp = k->next;
+			lb_say(peername(&k->peer), ": ", lb.exec[0], WIFSIGNALED(st) ? ": killed by signal " : ": exit ",
+			       lb_utoa(a, (uint64_t)(WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st))), ", ",
+			       lb_fixed(t, lb_now_us() - k->t0, 1000000, 3), " s", NULL);
+			lb_loop_free(k);
+		}
+		ended();
+	}
+}
+
+static int allowed(int fd, const union peer *p)
+{
+	unsigned uid;
+	char a[24];
+
+	if (!lb_peer_uid(fd, &uid)) {
+		for (int i = 0; i < nuids; i++)
+			if (uids[i] == uid)
+				return 1;
+	} else {
+		uid = ~0U;
+	}
+	if (lb.verbose)
+		lb_say(peername(p), ": refused (", uid == ~0U ? "owner unknown" : "uid ",
+		       uid == ~0U ? "" : lb_utoa(a, uid), ")", NULL);
+	return 0;
+}
+
+static void admit(int fd, union peer *p)
+{
+	struct conn *c;
+
+	if (is_unix) {
+		socklen_t l = sizeof(p->cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &l))
+			memset(&p->cred, 0, sizeof(p->cred));
+	}
+	if (nuids && !allowed(fd, p)) {
+		lb_linger(fd, 1);	/* a reset, before any byte of reply */
+		close(fd);
+		return;
+	}
+	if (++admitted == lb.count)
+		stop_listening();
+	live++;
+	if (lb.exec) {
+		spawn(fd, p);
+		return;
+	}
+	c = lb_loop_new(sizeof(*c));
+	if (c) {
+		c->c.fd = fd;
+		c->c.fn = on_conn;
+		c->t0 = lb_now_us();
+		c->peer = *p;
+		c->file = lb.file ? open_file() : -1;
+		if (!lb.file || c->file >= 0) {
+			c->ev = EPOLLIN;
+			lb_loop_add(&c->c, EPOLLIN, 1);
+			on_conn(&c->c, EPOLLIN);	/* the request may be there already */
+			return;
+		}
+		lb_say(lb.file, ": ", lb_strerror(errno), NULL);
+		lb_loop_free(c);
+	}
+	lb_linger(fd, 1);
+	close(fd);
+	ended();
+}
+
+static void on_accept(struct lb_conn *l, unsigned ev)
+{
+	(void)ev;
+	for (int i = 0; i < 64 && lst.fd >= 0; i++) {
+		union peer p;
+		socklen_t len = sizeof(p);
+
+		if (lb.max && live >= lb.max) {
+			lb_loop_pause(l, 0);
+			return;
+		}
+		if (lb.file && spare < 0 && (spare = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+			lb_loop_pause(l, 100);
+			return;
+		}
+		int fd = accept4(l->fd, &p.sa, &len, SOCK_CLOEXEC | (lb.exec ? 0 : SOCK_NONBLOCK));
+		if (fd >= 0) {
+			admit(fd, &p);
+		} else if (errno == EAGAIN) {
+			return;
+		} else if (errno != ECONNABORTED && errno != EINTR && errno != EPERM && errno != EPROTO) {
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: wait, never spin */
+			lb_loop_pause(l, 100);
+			return;
+		}
+	}
+}
+
+static void on_dgram(struct lb_conn *l, unsigned ev)
+{
+	(void)ev;
+	for (int i = 0; i < 64 && lst.fd >= 0; i++) {
+		union peer p;
+		socklen_t len = sizeof(p);
+		const char *r = lb.msg;
+		ssize_t n = recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, &p.sa, &len), w = (ssize_t)msglen;
+
+		if (n < 0)
+			return;
+		if (lb.file) {	/* afresh for each datagram; what fits in one */
+			int f = open(lb.file, O_RDONLY | O_CLOEXEC);
+			if (f < 0) {
+				lb_say(lb.file, ": ", lb_strerror(errno), NULL);
+				continue;
+			}
+			w = read(f, buf, 65507);
+			close(f);
+			r = buf;
+		}
+		if (w >= 0)
+			w = sendto(l->fd, r, (size_t)w, MSG_DONTWAIT, &p.sa, len);
+		if (lb.verbose) {
+			char a[24], b[24];
+			lb_say(peername(&p), ": ", lb_utoa(a, (uint64_t)n), " bytes in, ", lb_utoa(b, w > 0 ? (uint64_t)w : 0),
+			       " out, ", w < 0 ? lb_strerror(errno) : "ok", NULL);
+		}
+		if (++admitted == lb.count)
+			stop_listening();
+	}
+}
+
+static void parse_uids(void)
+{
+	const char *s = lb.uids;
+	char tmp[16];
+	uint64_t v;
+
+	for (;;) {
+		size_t n = 0;
+		while (s[n] && s[n] != ',')
+			n++;
+		if (n >= sizeof(tmp) || nuids == (int)(sizeof(uids) / sizeof(uids[0])))
+			goto bad;
+		memcpy(tmp, s, n);
+		tmp[n] = 0;
+		if (lb_num(tmp, &v, UINT32_MAX - 1, 0))
+			goto bad;
+		uids[nuids++] = (unsigned)v;
+		if (!s[n])
+			return;
+		s += n + 1;
+	}
+bad:
+	lb_write(2, lb.name, ": -A ", lb.uids, ": not a list of uids (UID[,UID...], at most 16)\n", NULL);
+	lb_exit(EX_USAGE);
+}
+
+int lo_serve_main(char **argv)
+{
+	uint64_t deadline = 0;
+	int fd, udp;
+
+	lb_parse(argv, "pa6uUPtvqhmfecnA", NULL, usage);
+	if (lb.nargs)
+		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
+	int modes = !!lb.msg + !!lb.file + !!lb.exec;
+	if (modes != 1)
+		lb_die(EX_USAGE, modes ? "-m, -f and -e" : "-m REPLY, -f FILE or -e PROG",
+		       modes ? "choose one" : "needed (see --help)");
+	udp = (lb.seen & OPT('u')) != 0;
+	if (udp && (lb.exec || lb.uids))
+		lb_die(EX_USAGE, lb.exec ? "-e" : "-A", "not with -u");
+	if (lb.uids)
+		parse_uids();
+	lb_resolve(1);
+	is_unix = lb.sa.u.sa.sa_family == AF_UNIX;
+	if (lb.file) {	/* say now, not per client, that it cannot be read */
+		if ((fd = open(lb.file, O_RDONLY | O_CLOEXEC)) < 0)
+			lb_die_errno(EX_FAIL, lb.file);
+		close(fd);
+	}
+	/* 0, 1 and 2 open, so that no socket lands there (a child's stdin) */
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd < 3)
+		;
+	if (fd >= 0)
+		close(fd);
+	if (lb.file)
+		spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nuids)
+		lb_peer_init();
+	msglen = lb.msg ? strlen(lb.msg) : 0;
+	lst.fd = lb_listen(udp ? SOCK_DGRAM : SOCK_STREAM);
+	lst.fn = udp ? on_dgram : on_accept;
+	fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
+	char *env[lb.exec ? env_count() + 6 : 1];	/* lives as long as the server */
+	if (lb.exec)
+		env_init(env);
+	lb_loop_init();
+	lb_loop_add(&lst, EPOLLIN, 0);
+	for (;;) {
+		int sig = lb_loop_once();
+		if (sig == SIGCHLD) {
+			reap();
+		} else if (sig) {
+			if (deadline)	/* asked twice: now */
+				break;
+			/* stop accepting; what is in flight gets a second */
+			stop_listening();
+			deadline = lb_now_us() + 1000000;
+			lb_loop_wake(1000);
+		}
+		if (lst.fd < 0 && !live)
+			break;
+		if (deadline && lb_now_us() >= deadline)
+			break;
+	}
+	return EX_OK;
+}

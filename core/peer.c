@@ -1,0 +1,211 @@
+/* peer.c - who is at the other end of a local connection.
+ *
+ * UNIX sockets say it themselves (SO_PEERCRED). For TCP over loopback the
+ * peer's socket is in our own kernel, so its owner can be asked for by
+ * the exact 4-tuple: NETLINK_SOCK_DIAG (one request, one answer), else a
+ * scan of /proc/net/tcp or tcp6 where the diag modules are missing.
+ *
+ * A peer that already closed is not trusted: its socket may have become a
+ * TIME_WAIT stub, which the kernel reports as owned by uid 0.
+ */
+#include "peer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The netlink messages, spelled out: musl ships no <linux/...> headers. */
+struct nl_hdr {
+	uint32_t len;
+	uint16_t type, flags;
+	uint32_t seq, pid;
+};
+struct diag_id {
+	uint16_t sport, dport;
+	uint32_t src[4], dst[4];
+	uint32_t ifindex, cookie[2];
+};
+struct diag_req {
+	struct nl_hdr h;
+	uint8_t family, protocol, ext, pad;
+	uint32_t states;
+	struct diag_id id;
+};
+struct diag_msg {
+	uint8_t family, state, timer, retrans;
+	struct diag_id id;
+	uint32_t expires, rqueue, wqueue, uid, inode;
+};
+enum {
+	NL_SOCK_DIAG = 4,	/* NETLINK_SOCK_DIAG */
+	DIAG_BY_FAMILY = 20,	/* SOCK_DIAG_BY_FAMILY */
+	ST_TIME_WAIT = 6,
+};
+
+/* An endpoint as the kernel tables hold it: address words, port, in
+ * network order. */
+struct end {
+	uint32_t a[4];
+	uint16_t port;
+};
+
+static int nl = -1;
+
+void lb_peer_init(void)
+{
+	if (nl < 0)
+		nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NL_SOCK_DIAG);
+}
+
+static int by_diag(int fam, const struct end *me, const struct end *pe, unsigned *uid)
+{
+	static uint32_t seq;
+	struct diag_req q;
+	union {
+		struct nl_hdr h;
+		char b[1024];
+	} r;
+	const struct diag_msg *m = (const void *)(r.b + sizeof(struct nl_hdr));
+
+	memset(&q, 0, sizeof(q));
+	q.h.len = sizeof(q);
+	q.h.type = DIAG_BY_FAMILY;
+	q.h.flags = 1;	/* NLM_F_REQUEST: one exact socket, no dump */
+	q.h.seq = ++seq;
+	q.family = (uint8_t)fam;
+	q.protocol = IPPROTO_TCP;
+	q.states = ~0U;
+	/* the peer's socket: its local end is our remote one */
+	q.id.sport = pe->port;
+	q.id.dport = me->port;
+	memcpy(q.id.src, pe->a, sizeof(q.id.src));
+	memcpy(q.id.dst, me->a, sizeof(q.id.dst));
+	q.id.cookie[0] = q.id.cookie[1] = ~0U;	/* INET_DIAG_NOCOOKIE */
+	lb_peer_init();
+	if (nl < 0 || send(nl, &q, sizeof(q), 0) != (ssize_t)sizeof(q))
+		return -1;
+	for (;;) {	/* the kernel answers within send(): never blocks */
+		ssize_t n = recv(nl, &r, sizeof(r), MSG_DONTWAIT);
+		if (n < (ssize_t)sizeof(r.h))
+			return -1;
+		if (r.h.seq != seq)
+			continue;	/* a late answer to an earlier question */
+		if (r.h.type != DIAG_BY_FAMILY || n < (ssize_t)(sizeof(r.h) + sizeof(*m)))
+			return -1;	/* NLMSG_ERROR: no such socket, or no diag */
+		if (m->state == ST_TIME_WAIT || m->id.dport != me->port ||
+		    memcmp(m->id.dst, me->a, fam == AF_INET ? 4 : 16))
+			return -1;
+		*uid = m->uid;
+		return 0;
+	}
+}
+
+/* "0100007F:1F90": the words as the kernel prints them (%08X of each
+ * network-order word, read as a host integer), the port in hex. */
+static void endstr(char *p, int fam, const struct end *e)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (int i = 0; i < (fam == AF_INET ? 1 : 4); i++)
+		for (int s = 28; s >= 0; s -= 4)
+			*p++ = hex[(e->a[i] >> s) & 15];
+	*p++ = ':';
+	for (int s = 12; s >= 0; s -= 4)
+		*p++ = hex[(ntohs(e->port) >> s) & 15];
+	*p = 0;
+}
+
+/* "sl local remote st tx:rx tr:when retrnsmt uid ..." */
+static int proc_line(char *l, const char *want_l, const char *want_r, unsigned *uid)
+{
+	char *tok[8];
+	int n = 0;
+	uint64_t v;
+
+	while (n < 8) {
+		while (*l == ' ')
+			l++;
+		if (!*l)
+			return -1;
+		tok[n++] = l;
+		while (*l && *l != ' ')
+			l++;
+		if (*l)
+			*l++ = 0;
+	}
+	if (strcmp(tok[1], want_l) || strcmp(tok[2], want_r) || !strcmp(tok[3], "06") ||
+	    lb_num(tok[7], &v, UINT32_MAX, 0))
+		return -1;
+	*uid = (unsigned)v;
+	return 0;
+}
+
+static int by_proc(int fam, const struct end *me, const struct end *pe, unsigned *uid)
+{
+	char want_l[48], want_r[48], buf[4096];
+	size_t have = 0;
+	int r = -1, fd = open(fam == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	endstr(want_l, fam, pe);
+	endstr(want_r, fam, me);
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		char *l = buf, *e;
+		while ((e = strchr(l, '\n'))) {
+			*e = 0;
+			if (!proc_line(l, want_l, want_r, uid)) {
+				r = 0;
+				goto out;
+			}
+			l = e + 1;
+		}
+		have -= (size_t)(l - buf);
+		memmove(buf, l, have);
+		if (have == sizeof(buf) - 1)	/* no line is that long: skip it */
+			have = 0;
+	}
+out:
+	close(fd);
+	return r;
+}
+
+int lb_peer_uid(int fd, unsigned *uid)
+{
+	struct lb_addr me, pe;
+	struct end m, p;
+	int fam;
+
+	me.len = pe.len = sizeof(me.u);
+	if (getsockname(fd, &me.u.sa, &me.len) || getpeername(fd, &pe.u.sa, &pe.len))
+		return -1;
+	fam = me.u.sa.sa_family;
+	if (fam == AF_UNIX) {
+		struct ucred c;
+		socklen_t l = sizeof(c);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &l))
+			return -1;
+		*uid = c.uid;
+		return 0;
+	}
+	memset(&m, 0, sizeof(m));
+	memset(&p, 0, sizeof(p));
+	/* sin_port and sin6_port share their place */
+	m.port = me.u.in.sin_port;
+	p.port = pe.u.in.sin_port;
+	if (fam == AF_INET) {
+		memcpy(m.a, &me.u.in.sin_addr, 4);
+		memcpy(p.a, &pe.u.in.sin_addr, 4);
+	} else {
+		memcpy(m.a, &me.u.in6.sin6_addr, 16);
+		memcpy(p.a, &pe.u.in6.sin6_addr, 16);
+	}
+	if (!by_diag(fam, &m, &p, uid) || !by_proc(fam, &m, &p, uid))
+		return 0;
+	return -1;
+}
