@@ -52,7 +52,6 @@
 #include <net/if.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -67,22 +66,19 @@
 
 static const char usage[] =
 	"usage: lo-echo [OPTIONS]               self-test\n"
-	"       lo-echo [OPTIONS] -p PORT       client of an echo server\n"
+	"       lo-echo [OPTIONS] -p PORT       client of any echo server\n"
 	"       lo-echo -l [OPTIONS] [-p PORT]  echo server\n\n"
-	"Self-test: check that lo is up with 127.0.0.1 (else exit 3 naming the\n"
-	"fix), start an echo server and echo COUNT messages over TCP 127.0.0.1,\n"
-	"TCP ::1 (skipped where ::1 is missing) and UDP 127.0.0.1, checking every\n"
-	"byte and timing every round trip. -p: the same against any echo server.\n"
-	"-l: echo to any number of clients (-u: UDP); -c: exit after COUNT\n"
-	"connections (-u: datagrams). Exit 0 all passed, 1 failed, 2 usage,\n"
-	"3 loopback unavailable, 4 timeout (-t: clients wait SECS, default 2).\n\n"
-	" --up     first bring lo up and add 127.0.0.1/8 where missing (needs\n"
-	"          CAP_NET_ADMIN): lo-echo --up fixes lo, then proves it\n"
-	" -l       be the echo server\n"
+	"The self-test checks that lo is up with 127.0.0.1 (else exit 3 and the\n"
+	"fix), starts an echo server and times COUNT echoes over TCP 127.0.0.1,\n"
+	"TCP ::1 (skipped without ::1) and UDP 127.0.0.1, checking every byte.\n"
+	"Exit 0 passed, 1 failed, 2 usage, 3 loopback unavailable, 4 timeout.\n\n"
+	" --up     first bring lo up, add 127.0.0.1/8 (needs CAP_NET_ADMIN)\n"
+	" -l       echo server (-u: UDP); -c: exit after COUNT connections\n"
 	" -c COUNT messages per check (1000)\n"
 	" -s SIZE  bytes per message (64)\n"
 	" -B BYTES also bulk throughput, one way into a sink (K, M, G)\n"
-	" -J       one JSON object instead of the table\n";
+	" -J       one JSON object instead of the table\n"
+	"          (-t: clients wait SECS for an echo, default 2)\n";
 
 enum { PASS, FAIL, SKIP };
 static const char *const verdict[] = { "PASS", "FAIL", "SKIP" };
@@ -96,6 +92,8 @@ struct check {
 	char addr[120], note[160];
 };
 
+/* OPT(c) folded at compile time: no call to lb_optbit */
+#define O(c) (1ull << (__builtin_strchr(LB_LETTERS, c) - LB_LETTERS))
 #define BIG (1u << 20)		/* bulk and server buffers */
 static int tmo = 2000;		/* ms a client waits for an echo */
 static char ob[8192];		/* stdout, written at once */
@@ -169,21 +167,28 @@ static uint64_t pct(struct check *k, unsigned permille)
 
 /* ---- failures: one line on stderr, even with -q; the check records it */
 
-static void fail(struct check *k, int code, ...)
+/* FMT's '#' takes a uint64_t, '$' a string */
+static void fail(struct check *k, int code, const char *f, ...)
 {
 	va_list ap;
-	size_t n = 0;
+	char *p = k->note, num[24];
 
-	va_start(ap, code);
-	for (const char *s; (s = va_arg(ap, const char *));) {
-		size_t l = strlen(s);
-		if (l > sizeof(k->note) - 1 - n)
-			l = sizeof(k->note) - 1 - n;
-		memcpy(k->note + n, s, l);
-		n += l;
+	va_start(ap, f);
+	for (; *f && p < k->note + sizeof(k->note) - 1; f++) {
+		const char *v = num;
+		if (*f == '#') {
+			lb_utoa(num, va_arg(ap, uint64_t));
+		} else if (*f == '$') {
+			v = va_arg(ap, const char *);
+		} else {
+			*p++ = *f;
+			continue;
+		}
+		while (*v && p < k->note + sizeof(k->note) - 1)
+			*p++ = *v++;
 	}
 	va_end(ap);
-	k->note[n] = 0;
+	*p = 0;
 	k->res = FAIL;
 	k->code = code;
 	lb_write(2, lb.name, ": ", k->name, ": ", k->note, "\n", NULL);
@@ -192,22 +197,13 @@ static void fail(struct check *k, int code, ...)
 /* ERR stopped it after DONE bytes (or datagrams): 0 is the server's EOF */
 static void fail_err(struct check *k, int err, uint64_t done)
 {
-	char a[24], t[24];
-	const char *unit = k->type == SOCK_DGRAM ? " datagrams)" : " bytes)";
+	const char *unit = k->type == SOCK_DGRAM ? "datagrams" : "bytes";
 
 	if (err == EAGAIN || err == ETIMEDOUT)
-		fail(k, EX_TIME, "no echo within ", lb_fixed(t, (uint64_t)tmo, 1000, 3), " s (after ",
-		     lb_utoa(a, done), unit, NULL);
+		fail(k, EX_TIME, "no echo within # ms (after # $)", (uint64_t)tmo, done, unit);
 	else
-		fail(k, EX_FAIL, err ? lb_strerror(err) : "the server closed the connection", " (after ",
-		     lb_utoa(a, done), unit, NULL);
-}
-
-static char *hex(char *b, unsigned v)
-{
-	b[0] = '0', b[1] = 'x', b[2] = "0123456789abcdef"[v >> 4 & 15];
-	b[3] = "0123456789abcdef"[v & 15], b[4] = 0;
-	return b;
+		fail(k, EX_FAIL, "$ (after # $)", err ? lb_strerror(err) : "the server closed the connection",
+		     done, unit);
 }
 
 /* Name the first differing byte of message SEQ: its offset in the stream
@@ -215,19 +211,18 @@ static char *hex(char *b, unsigned v)
 static void mismatch(struct check *k, const uint8_t *want, const uint8_t *got, size_t s,
 		     size_t r, uint64_t seq)
 {
-	char a[24], b[24], x[8], y[8];
 	size_t j = 0;
-	int dg = k->type == SOCK_DGRAM;
 
-	if (r != s) {
-		fail(k, EX_FAIL, "datagram ", lb_utoa(a, seq), ": ", lb_utoa(b, r), " bytes came back", NULL);
-		return;
-	}
 	while (j < s - 1 && want[j] == got[j])
 		j++;
-	fail(k, EX_FAIL, dg ? "datagram " : "echo differs at byte ", lb_utoa(a, dg ? seq : seq * s + j),
-	     dg ? " differs at byte " : " (message ", lb_utoa(b, dg ? j : seq), dg ? "" : ")", ": sent ",
-	     hex(x, want[j]), ", got ", hex(y, got[j]), NULL);
+	if (r != s)
+		fail(k, EX_FAIL, "datagram #: # bytes came back", seq, (uint64_t)r);
+	else if (k->type == SOCK_DGRAM)
+		fail(k, EX_FAIL, "datagram # differs at byte #: sent #, got #", seq, (uint64_t)j,
+		     (uint64_t)want[j], (uint64_t)got[j]);
+	else
+		fail(k, EX_FAIL, "echo differs at byte # (message #): sent #, got #", seq * s + j, seq,
+		     (uint64_t)want[j], (uint64_t)got[j]);
 }
 
 /* ---- the client ---- */
@@ -283,19 +278,20 @@ static int xchg(int fd, const uint8_t *sb, uint8_t *rb, size_t s, size_t *in)
 	return 0;
 }
 
-/* Is this datagram the echo of an earlier one, coming late or twice? */
+/* Is this datagram the echo of an earlier one, coming late or twice?
+ * (Its first 4 bytes name it; a SIZE under 4 cannot tell.) */
 static int stale(uint8_t *tmp, const uint8_t *got, size_t r, uint64_t i)
 {
-	size_t s = lb.size, h = s < 4 ? s : 4;
-	uint64_t q = 0, wrap = 1ull << (8 * h);
+	size_t s = lb.size;
+	uint64_t q = i & ~0xffffffffull;	/* the latest seq with these low bytes */
 
-	for (size_t j = 0; j < h; j++)
-		q |= (uint64_t)got[j] << (8 * j);
-	q |= i & ~(wrap - 1);		/* the latest seq with these low bytes */
+	if (s < 4 || r != s)
+		return 0;
+	q |= (uint64_t)got[0] | got[1] << 8 | got[2] << 16 | (uint64_t)got[3] << 24;
 	if (q > i)
-		q -= wrap;
+		q -= 1ull << 32;
 	fill(tmp, q, s);
-	return r == s && q < i && !memcmp(tmp, got, s);
+	return q < i && !memcmp(tmp, got, s);
 }
 
 /* COUNT round trips of SIZE bytes, one at a time. */
@@ -348,15 +344,12 @@ static void rtt(struct check *k)
 		shutdown(fd, SHUT_WR);
 		ssize_t r = recv(fd, rb, s, 0);
 		if (r > 0 || (r < 0 && errno != EAGAIN))
-			fail(k, EX_FAIL, r > 0 ? "more bytes came back than were sent" : lb_strerror(errno),
-			     NULL);
+			fail(k, EX_FAIL, "$", r > 0 ? "more bytes came back than were sent" : lb_strerror(errno));
 	}
 	k->late = old < k->lost ? old : k->lost;
 	k->dup = old - k->late;
-	if (!k->res && (k->lost || k->dup)) {
-		char a[24], b[24];
-		fail(k, EX_FAIL, lb_utoa(a, k->lost), " datagrams lost, ", lb_utoa(b, k->dup), " echoed twice", NULL);
-	}
+	if (!k->res && (k->lost || k->dup))
+		fail(k, EX_FAIL, "# datagrams lost, # echoed twice", k->lost, k->dup);
 	close(fd);
 	munmap(sb, 3 * s + 1);
 }
@@ -368,7 +361,6 @@ static void bulk(struct check *k)
 	uint8_t *sb = xmap(BIG);
 	uint64_t left = lb.bulk, out = 0, cnt = 0;
 	int fd = client_socket(k);
-	char a[24], b[24];
 
 	for (uint32_t j = 0; j < BIG; j++)
 		sb[j] = pat(j);
@@ -389,7 +381,7 @@ static void bulk(struct check *k)
 	if (out < left || err)
 		fail_err(k, err, out);
 	else if (cnt != left)
-		fail(k, EX_FAIL, "the sink received ", lb_utoa(a, cnt), " bytes of ", lb_utoa(b, left), NULL);
+		fail(k, EX_FAIL, "the sink received # bytes of #", cnt, left);
 	else
 		strcpy(k->note, "one way into a sink");
 	close(fd);
@@ -425,7 +417,7 @@ static void o_num(const char *key, uint64_t v)
 static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 {
 	char b[24], m[24];
-	int json = (lb.seen & OPT('J')) != 0;
+	int json = (lb.seen & O('J')) != 0;
 
 	if (!json && lb_quiet())
 		return;
@@ -721,10 +713,8 @@ static void up(void)
 
 	memset(&ifr, 0, sizeof(ifr));
 	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFINDEX, &ifr))
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
 		lb_die_errno(EX_NOLO, "lo");
-	int index = ifr.ifr_ifindex;
-	ioctl(fd, SIOCGIFFLAGS, &ifr);
 	if (!(ifr.ifr_flags & IFF_UP)) {
 		ifr.ifr_flags |= IFF_UP;
 		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
@@ -749,7 +739,7 @@ static void up(void)
 		.len = sizeof(q), .type = 20 /* RTM_NEWADDR */,
 		.flags = 1 | 4 | 0x200 | 0x400,	/* REQUEST ACK EXCL CREATE */
 		.family = AF_INET, .prefixlen = 8, .scope = 254 /* host */,
-		.index = (uint32_t)index,
+		.index = 1,	/* lo is LOOPBACK_IFINDEX in every namespace */
 		.alen = 8, .atype = 2, .local = htonl(INADDR_LOOPBACK),
 		.blen = 8, .btype = 1, .addr = htonl(INADDR_LOOPBACK),
 	};
@@ -796,7 +786,8 @@ static int selftest(uint64_t t0)
 	};
 	struct lsock l[4];
 	int port[4], nl = 0, nck = 3 + !!lb.bulk, code = 0;
-	cpu_set_t all, one;
+	uint64_t all[16] = { 0 }, one[16] = { 0 };	/* CPU masks: 1024 CPUs */
+	unsigned cpu = 0;
 
 	/* diagnose: lo down or 127.0.0.1 missing end it here (exit 3) */
 	target("127.0.0.1", 0);
@@ -804,12 +795,12 @@ static int selftest(uint64_t t0)
 		lb_net_die(EADDRNOTAVAIL, "127.0.0.1");
 	if (lb_lo_state(AF_INET6)) {
 		ck[1].res = SKIP;
-		strcpy(ck[1].note, "no ::1: IPv6 is off, or ::1 is not on lo");
-		lb_say("note: ::1 is not available (IPv6 off, or ::1 not on lo): its check is skipped", NULL);
+		strcpy(ck[1].note, "no ::1");
+		lb_say("note: ::1 is not available (IPv6 off, or not on lo): its check is skipped", NULL);
 	}
 	if (lb.size > 65507) {
 		ck[2].res = SKIP;
-		strcpy(ck[2].note, "SIZE is more than a datagram holds");
+		strcpy(ck[2].note, "SIZE > 65507");
 	}
 	for (int i = 0; i < nck; i++) {
 		if (ck[i].res)
@@ -823,17 +814,17 @@ static int selftest(uint64_t t0)
 	/* The round trips run with client and server on one CPU: a wakeup on
 	 * another costs an inter-processor interrupt, which is most of the
 	 * round trip in a VM (p50 50 us across CPUs, 14 us on one, here). */
-	sched_getaffinity(0, sizeof(all), &all);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	sched_setaffinity(0, sizeof(one), &one);
+	syscall(SYS_sched_getaffinity, 0, sizeof(all), all);
+	syscall(SYS_getcpu, &cpu, NULL, NULL);
+	one[cpu / 64 % 16] = 1ull << cpu % 64;
+	syscall(SYS_sched_setaffinity, 0, sizeof(one), one);
 	/* fork(2) itself: musl's fork() brings 1.5 KB of atfork locking that
 	 * a single-threaded program does not need (the child never raise()s) */
 	child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	if (child < 0)
 		lb_die_errno(EX_FAIL, "fork");
 	if (!child) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		lb.idle_ms = -1;
 		lb.count = 0;
 		lb.verbose = 0;
@@ -849,8 +840,8 @@ static int selftest(uint64_t t0)
 			continue;
 		target(i == 1 ? "::1" : "127.0.0.1", port[i]);
 		if (i == 3) {	/* bulk: sender and sink each on a CPU of its own */
-			sched_setaffinity(child, sizeof(all), &all);
-			sched_setaffinity(0, sizeof(all), &all);
+			syscall(SYS_sched_setaffinity, child, sizeof(all), all);
+			syscall(SYS_sched_setaffinity, 0, sizeof(all), all);
 			bulk(k);
 		} else {
 			rtt(k);
@@ -867,41 +858,46 @@ static int selftest(uint64_t t0)
 
 int lo_echo_main(char **argv)
 {
-	/* the options each mode takes, beyond -v -q -h */
-	static const char *const modes[][2] = {
-		{ "ctsBJ", "the self-test" }, { "lpa6uUPtc", "-l" }, { "pa6uUtwcsJ", "-p" },
+	/* the options each mode takes */
+	const uint64_t ok[] = {	/* not static: clang does not fold strchr there */
+		O('v') | O('q') | O('c') | O('t') | O('s') | O('B') | O('J'),
+		O('v') | O('q') | O('l') | O('p') | O('a') | O('6') | O('u') | O('U') | O('P') | O('t') | O('c'),
+		O('v') | O('q') | O('p') | O('a') | O('6') | O('u') | O('U') | O('t') | O('w') | O('c') | O('s') | O('J'),
 	};
+	static const char *const not[] = { "not with the self-test (it picks its own)", "not with -l", "not with -p" };
 	static char name[128];
 	uint64_t t0 = lb_now_us();
 	struct check ck = { .name = name };
 
 	lb_parse(argv, "pa6uUPtwvqhlcsBJ", "up", usage);
-	int mode = lb.seen & OPT('l') ? 1 : lb.seen & (OPT('p') | OPT('U')) ? 2 : 0;
+	uint64_t seen = lb.seen, bad;
+	int mode = seen & O('l') ? 1 : seen & (O('p') | O('U')) ? 2 : 0;
 	if (lb.nargs)
 		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
-	for (const char *c = "pa6uUPtwlcsBJ"; *c; c++) {
-		char opt[3] = { '-', *c, 0 };
-		if ((lb.seen & OPT(*c)) && !strchr(modes[mode][0], *c))
-			lb_die(EX_USAGE, opt, mode ? (mode == 1 ? "not with -l" : "not with -p")
-						   : "not with the self-test (it picks its own)");
+	if ((bad = seen & ~ok[mode])) {
+		char opt[3] = { '-', 0, 0 };
+		while (!(bad >> opt[1] & 1))
+			opt[1]++;
+		opt[1] = LB_LETTERS[(int)opt[1]];
+		lb_die(EX_USAGE, opt, not[mode]);
 	}
 	if (lb.longopt)
 		up();
-	ck.type = lb.seen & OPT('u') ? SOCK_DGRAM : SOCK_STREAM;
+	ck.type = seen & O('u') ? SOCK_DGRAM : SOCK_STREAM;
 	if (mode == 1) {
 		struct lsock l = { .c.fn = ck.type == SOCK_DGRAM ? on_udp : on_accept, .serve = on_echo };
 		if (lb.port < 0 && !lb.path)
 			lb.port = 0;	/* no -p: the kernel picks, and we say which */
 		lb_resolve(1);
 		l.c.fd = lb_listen(ck.type);
-		if (!(lb.seen & (OPT('p') | OPT('U') | OPT('v'))))
+		if (!(seen & (O('p') | O('U') | O('v'))))
 			lb_say("listening on ", lb_addrstr(&lb.sa), NULL);
 		return serve(&l, 1);
 	}
 
-	if (!(lb.seen & OPT('c')))
+	if (!(seen & O('c')))
 		lb.count = 1000;
-	if (!(lb.seen & OPT('s')))
+	if (!(seen & O('s')))
 		lb.size = 64;
 	if (!lb.size || lb.size > (ck.type == SOCK_DGRAM ? 65507 : 64u << 20))
 		lb_die(EX_USAGE, "-s", "not a message size (1 to 64M; UDP: 65507)");

@@ -3,6 +3,7 @@
 # (socat, python3), the server against python3 clients, and --up and the
 # diagnosis inside fresh network namespaces (unshare -n: lo is down there).
 # Real peers, loopback only.
+# needs: lo-echo lo-recv
 
 . "$(dirname "$0")/lib.sh"
 
@@ -274,7 +275,7 @@ begin "a server that flips one bit: exit 1, naming the byte"
 if peer tcp-flip flip 12345; then
 	lb lo-echo -p "$PORT" >"$T/out" 2>"$T/err"
 	rc_is 1 $? lo-echo "$T/err"
-	has "$T/err" "^lo-echo: tcp 127\.0\.0\.1:$PORT: echo differs at byte 12345 \(message 192\): sent 0x[0-9a-f]{2}, got 0x[0-9a-f]{2}$"
+	has "$T/err" "^lo-echo: tcp 127\.0\.0\.1:$PORT: echo differs at byte 12345 \(message 192\): sent [0-9]+, got [0-9]+$"
 	has "$T/out" "FAIL$"
 fi
 fin
@@ -283,7 +284,7 @@ begin "a server that never answers: -t 0.3 is exit 4"
 if peer tcp-hold hold; then
 	lb lo-echo -p "$PORT" -t 0.3 >"$T/out" 2>"$T/err"
 	rc_is 4 $? lo-echo "$T/err"
-	has "$T/err" 'no echo within 0\.300 s \(after 0 bytes\)'
+	has "$T/err" 'no echo within 300 ms \(after 0 bytes\)$'
 fi
 fin
 
