@@ -478,43 +478,14 @@ static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 
 struct econn {
 	struct lb_conn c;
-	uint64_t n;		/* sink: bytes received */
 	char *pend;		/* what a short write left, until it goes */
 	uint32_t off, len;
-};
-
-struct lsock {
-	struct lb_conn c;
-	void (*serve)(struct lb_conn *c, unsigned ev);
 };
 
 static char ebuf[BIG];
 static uint64_t served, last_us;
 static unsigned nopen;
 static int stopped;
-
-/* Connection state from 64 KiB mappings and a free list: no malloc, whose
- * ~7 KB would be most of lo-echo's share of the binary. */
-static struct econn *spare, *next_e, *end_e;
-
-static struct econn *conn_new(void)
-{
-	struct econn *e = spare;
-
-	if (e) {
-		spare = *(struct econn **)e;
-	} else {
-		if (next_e == end_e) {
-			void *p = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (p == MAP_FAILED)
-				return NULL;
-			next_e = p;
-			end_e = next_e + (1 << 16) / sizeof(*e);
-		}
-		e = next_e++;
-	}
-	return memset(e, 0, sizeof(*e));
-}
 
 static void pend_free(struct econn *e)
 {
@@ -526,11 +497,9 @@ static void pend_free(struct econn *e)
 
 static void conn_close(struct econn *e)
 {
-	lb_loop_del(&e->c);
-	close(e->c.fd);
+	lb_loop_close(&e->c);
 	pend_free(e);
-	*(struct econn **)e = spare;
-	spare = e;
+	lb_loop_free(e);
 	nopen--;
 	last_us = lb_now_us();
 }
@@ -589,24 +558,6 @@ done:
 	conn_close(e);
 }
 
-/* The self-test's bulk sink: discard (MSG_TRUNC: no copy), count, and
- * answer the count at EOF. */
-static void on_sink(struct lb_conn *c, unsigned ev)
-{
-	struct econn *e = (struct econn *)c;
-	ssize_t r;
-
-	if (ev) {
-		while ((r = recv(c->fd, ebuf, BIG, MSG_DONTWAIT | MSG_TRUNC)) > 0)
-			e->n += (uint64_t)r;
-		if (r < 0 && errno == EAGAIN)
-			return;
-		if (!r)
-			send(c->fd, &e->n, 8, MSG_NOSIGNAL);
-	}
-	conn_close(e);
-}
-
 /* -t on a server: exit 4 once nothing has moved for SECS, connections
  * included (each has its own -t clock and is closed when it runs out). */
 static void idle(void)
@@ -636,7 +587,7 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 		struct lb_addr peer;
 		peer.len = sizeof(peer.u);
 		int fd = accept4(c->fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct econn *e = fd < 0 ? NULL : conn_new();
+		struct econn *e = fd < 0 ? NULL : lb_loop_new(sizeof(*e));
 		if (!e) {
 			if (fd >= 0)
 				close(fd);
@@ -647,7 +598,7 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		e->c.fd = fd;
-		e->c.fn = ((struct lsock *)c)->serve;
+		e->c.fn = on_echo;
 		lb_loop_add(&e->c, EPOLLIN, lb.idle_ms >= 0);	/* timed: by -t */
 		nopen++;
 		if (lb.verbose)
@@ -675,15 +626,13 @@ static void on_udp(struct lb_conn *c, unsigned ev)
 	}
 }
 
-/* Run the loop over N listeners until SIGTERM/SIGINT, or -c is done. */
-static int serve(struct lsock *l, int n)
+/* Serve on the shared loop until SIGTERM/SIGINT, or -c is done. */
+static int serve(struct lb_conn *l)
 {
 	lb_loop_init();
 	last_us = lb_now_us();
-	for (int i = 0; i < n; i++) {
-		fcntl(l[i].c.fd, F_SETFL, O_NONBLOCK);
-		lb_loop_add(&l[i].c, EPOLLIN, lb.idle_ms >= 0);
-	}
+	fcntl(l->fd, F_SETFL, O_NONBLOCK);
+	lb_loop_add(l, EPOLLIN, lb.idle_ms >= 0);
 	while (!stopped || nopen) {
 		int sig = lb_loop_once();
 		if (sig == SIGTERM || sig == SIGINT)
@@ -762,7 +711,7 @@ static pid_t child;
 static void reap(void)
 {
 	if (child > 0) {
-		kill(child, SIGTERM);
+		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);
 		child = 0;
 	}
@@ -775,17 +724,65 @@ static void target(const char *addr, int port)
 	lb_resolve(!port);
 }
 
+static void cpus(const uint64_t *mask)	/* both processes on MASK */
+{
+	syscall(SYS_sched_setaffinity, child, 128, mask);
+	syscall(SYS_sched_setaffinity, 0, 128, mask);
+}
+
+/* The self-test's own server: a measuring instrument, not -l. Its client
+ * runs one check at a time, so it serves one connection at a time with
+ * blocking calls: no event loop between the kernel and the round trip.
+ * The sink (fd[3]) discards with MSG_TRUNC (no copy) and answers the count
+ * at EOF. UDP (fd[2]) comes last and is served until the end. */
+_Noreturn static void instrument(int *fd)
+{
+	struct pollfd p[4];
+
+	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	for (int i = 0; i < 4; i++)
+		p[i] = (struct pollfd){ fd[i], POLLIN, 0 };
+	for (int i = 0;; i = (i + 1) % 4) {
+		struct lb_addr a;
+		uint64_t n = 0;
+		ssize_t r, w = 0;
+		int c;
+
+		if (!i)
+			poll(p, 4, -1);
+		if (!p[i].revents)
+			continue;
+		while (i == 2) {
+			a.len = sizeof(a.u);
+			r = recvfrom(fd[2], ebuf, BIG, 0, &a.u.sa, &a.len);
+			if (r >= 0)
+				sendto(fd[2], ebuf, (size_t)r, 0, &a.u.sa, a.len);
+		}
+		if ((c = accept4(fd[i], NULL, NULL, SOCK_CLOEXEC)) < 0)
+			continue;
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+		while (w >= 0 && (r = recv(c, ebuf, BIG, i == 3 ? MSG_TRUNC : 0)) > 0) {
+			n += (uint64_t)r;
+			for (char *q = ebuf; i != 3 && r > 0; q += w, r -= w)
+				if ((w = send(c, q, (size_t)r, MSG_NOSIGNAL)) < 0)
+					break;
+		}
+		if (i == 3 && !r)
+			send(c, &n, 8, MSG_NOSIGNAL);
+		close(c);
+	}
+}
+
 static int selftest(uint64_t t0)
 {
-	static void (*const sv[4])(struct lb_conn *, unsigned) = { on_echo, on_echo, NULL, on_sink };
 	struct check ck[4] = {
 		{ .name = "tcp 127.0.0.1", .type = SOCK_STREAM },
 		{ .name = "tcp ::1", .type = SOCK_STREAM },
 		{ .name = "udp 127.0.0.1", .type = SOCK_DGRAM },
 		{ .name = "bulk 127.0.0.1", .type = SOCK_STREAM },
 	};
-	struct lsock l[4];
-	int port[4], nl = 0, nck = 3 + !!lb.bulk, code = 0;
+	static const int order[] = { 0, 1, 3, 2 };	/* UDP last: see instrument() */
+	int fd[4] = { -1, -1, -1, -1 }, port[4], nck = 3 + !!lb.bulk, code = 0;
 	uint64_t all[16] = { 0 }, one[16] = { 0 };	/* CPU masks: 1024 CPUs */
 	unsigned cpu = 0;
 
@@ -806,9 +803,7 @@ static int selftest(uint64_t t0)
 		if (ck[i].res)
 			continue;
 		target(i == 1 ? "::1" : "127.0.0.1", 0);
-		l[nl].c.fd = lb_listen(ck[i].type);
-		l[nl].c.fn = i == 2 ? on_udp : on_accept;
-		l[nl++].serve = sv[i];
+		fd[i] = lb_listen(ck[i].type);
 		port[i] = lb.port;
 	}
 	/* The round trips run with client and server on one CPU: a wakeup on
@@ -817,32 +812,28 @@ static int selftest(uint64_t t0)
 	syscall(SYS_sched_getaffinity, 0, sizeof(all), all);
 	syscall(SYS_getcpu, &cpu, NULL, NULL);
 	one[cpu / 64 % 16] = 1ull << cpu % 64;
-	syscall(SYS_sched_setaffinity, 0, sizeof(one), one);
+	cpus(one);
 	/* fork(2) itself: musl's fork() brings 1.5 KB of atfork locking that
 	 * a single-threaded program does not need (the child never raise()s) */
 	child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	if (child < 0)
 		lb_die_errno(EX_FAIL, "fork");
-	if (!child) {
-		syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		lb.idle_ms = -1;
-		lb.count = 0;
-		lb.verbose = 0;
-		_exit(serve(l, nl));
-	}
+	if (!child)
+		instrument(fd);
 	lb_atexit(reap);
-	while (nl)
-		close(l[--nl].c.fd);
+	for (int i = 0; i < 4; i++)
+		close(fd[i]);
 
-	for (int i = 0; i < nck; i++) {
+	for (int j = 0; j < 4; j++) {
+		int i = order[j];
 		struct check *k = &ck[i];
-		if (k->res)
+		if (i >= nck || k->res)
 			continue;
 		target(i == 1 ? "::1" : "127.0.0.1", port[i]);
 		if (i == 3) {	/* bulk: sender and sink each on a CPU of its own */
-			syscall(SYS_sched_setaffinity, child, sizeof(all), all);
-			syscall(SYS_sched_setaffinity, 0, sizeof(all), all);
+			cpus(all);
 			bulk(k);
+			cpus(one);
 		} else {
 			rtt(k);
 		}
@@ -885,14 +876,14 @@ int lo_echo_main(char **argv)
 		up();
 	ck.type = seen & O('u') ? SOCK_DGRAM : SOCK_STREAM;
 	if (mode == 1) {
-		struct lsock l = { .c.fn = ck.type == SOCK_DGRAM ? on_udp : on_accept, .serve = on_echo };
+		struct lb_conn l = { .fn = ck.type == SOCK_DGRAM ? on_udp : on_accept };
 		if (lb.port < 0 && !lb.path)
 			lb.port = 0;	/* no -p: the kernel picks, and we say which */
 		lb_resolve(1);
-		l.c.fd = lb_listen(ck.type);
+		l.fd = lb_listen(ck.type);
 		if (!(seen & (O('p') | O('U') | O('v'))))
 			lb_say("listening on ", lb_addrstr(&lb.sa), NULL);
-		return serve(&l, 1);
+		return serve(&l);
 	}
 
 	if (!(seen & O('c')))
