@@ -37,19 +37,16 @@
 
 static const char usage[] =
 	"usage: lo-serve [OPTIONS] -p PORT (-m REPLY | -f FILE | -e PROG [ARGS...])\n\n"
-	"Serve every client of a loopback port at once: send REPLY or FILE as soon\n"
-	"as the client has sent something (or half-closed), read and drop the rest\n"
-	"of its request, and close. Or run PROG for each client, with the connection\n"
-	"as its stdin and stdout and the UCSPI variables set (PROTO, TCPLOCALIP,\n"
-	"TCPLOCALPORT, TCPREMOTEIP, TCPREMOTEPORT; UNIX: UNIXREMOTEEUID, ...EGID,\n"
-	"...PID). SIGTERM or SIGINT stop it cleanly (exit 0). -t closes a connection\n"
-	"idle for SECS; with -u every datagram is answered with REPLY or FILE.\n\n"
-	" -m REPLY send REPLY to each client\n"
-	" -f FILE  send FILE to each client, read afresh each time\n"
-	" -e PROG  run PROG [ARGS...] (no shell) for each client; comes last\n"
+	"Serve all clients at once: send REPLY or FILE once a client has sent\n"
+	"something or half-closed, drop the rest of its request, close. Or run PROG\n"
+	"(no shell) per client, the connection as its stdin and stdout, with the\n"
+	"UCSPI variables (PROTO, TCPREMOTEIP, ...). SIGTERM or SIGINT: exit 0.\n\n"
+	" -m REPLY send REPLY to each client (-u: to each datagram)\n"
+	" -f FILE  send FILE, read afresh each time\n"
+	" -e PROG  run PROG [ARGS...] per client; comes last\n"
 	" -c COUNT exit after COUNT connections\n"
-	" -n MAX   at most MAX connections at once (the others wait)\n"
-	" -A UIDS  admit only peers of these users (UID[,UID...]); reset others\n";
+	" -n MAX   at most MAX at once (the rest wait)\n"
+	" -A UIDS  admit only these users' peers (UID[,UID...]); reset others\n";
 
 enum { WAIT, SEND, DRAIN };
 
@@ -85,6 +82,7 @@ static unsigned uids[16];
 static int nuids;
 static char **envp;		/* -e: environ less inherited UCSPI names, then ours */
 static char vars[5][128];
+static const char *path = "/usr/local/bin:/bin:/usr/bin";	/* PATH's default */
 static struct child *kids;
 static char buf[65536];		/* every client's request lands here, and is dropped */
 
@@ -119,7 +117,7 @@ static void stop_listening(void)
 static void ended(void)
 {
 	live--;
-	if (spare < 0)
+	if (lb.file && spare < 0)
 		spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (lst.fd >= 0 && (!lb.max || live < lb.max))
 		lb_loop_resume();
@@ -278,6 +276,8 @@ static void env_init(char **env)
 	envp = env;
 	for (char **e = environ; *e; e++) {
 		unsigned i = 0;
+		if (!strncmp(*e, "PATH=", 5))
+			path = *e + 5;
 		while (i < 5 && strncmp(*e, ours[i], strlen(ours[i])))
 			i++;
 		if (i == 5)
@@ -293,6 +293,39 @@ static void env_init(char **env)
 		setvar(0, "PROTO=TCP", "");
 		setvar(1, "TCPLOCALIP=", ipstr(&lb.sa.u, ip));
 		setvar(2, "TCPLOCALPORT=", lb_utoa(num, (uint64_t)lb.port));
+	}
+}
+
+/* execvp(3), small: PROG with a '/' as it is, else in each PATH entry
+ * ("" is the current directory). Returns the errno that stopped it. */
+static int run(char **argv)
+{
+	char b[4096];
+	size_t m = strlen(argv[0]);
+	int err = ENOENT;
+
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, envp);
+		return errno;
+	}
+	for (const char *p = path;; p++) {
+		const char *e = p;
+		while (*e && *e != ':')
+			e++;
+		size_t n = (size_t)(e - p);
+		if (n + m + 3 < sizeof(b)) {
+			memcpy(b, n ? p : ".", n ? n : 1);
+			n += !n;
+			b[n] = '/';
+			memcpy(b + n + 1, argv[0], m + 1);
+			execve(b, argv, envp);
+			if (errno == EACCES)
+				err = EACCES;
+			else if (errno != ENOENT && errno != ENOTDIR)
+				return errno;
+		}
+		if (!*(p = e))
+			return err;
 	}
 }
 
@@ -312,8 +345,7 @@ _Noreturn static void child(int fd)
 	dup2(fd, 1);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execvpe(lb.exec[0], lb.exec, envp);
-	int e = errno;
+	int e = run(lb.exec);
 	lb_write(2, lb.name, ": ", lb.exec[0], ": ", lb_strerror(e), "\n", NULL);
 	_exit(e == ENOENT ? 127 : 126);
 }
@@ -570,6 +602,8 @@ int lo_serve_main(char **argv)
 	lst.fd = lb_listen(udp ? SOCK_DGRAM : SOCK_STREAM);
 	lst.fn = udp ? on_dgram : on_accept;
 	fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
+	if (!udp)	/* a deeper backlog than SOMAXCONN (musl: 128) for bursts */
+		listen(lst.fd, 4096);
 	char *env[lb.exec ? env_count() + 6 : 1];	/* lives as long as the server */
 	if (lb.exec)
 		env_init(env);
@@ -585,12 +619,15 @@ int lo_serve_main(char **argv)
 			/* stop accepting; what is in flight gets a second */
 			stop_listening();
 			deadline = lb_now_us() + 1000000;
-			lb_loop_wake(1000);
 		}
 		if (lst.fd < 0 && !live)
 			break;
-		if (deadline && lb_now_us() >= deadline)
-			break;
+		if (deadline) {
+			uint64_t now = lb_now_us();
+			if (now >= deadline)
+				break;
+			lb_loop_wake((int)((deadline - now + 999) / 1000));
+		}
 	}
 	return EX_OK;
 }
