@@ -349,7 +349,7 @@ static void rtt(struct check *k)
 	k->late = old < k->lost ? old : k->lost;
 	k->dup = old - k->late;
 	if (!k->res && (k->lost || k->dup))
-		fail(k, EX_FAIL, "# datagrams lost, # echoed twice", k->lost, k->dup);
+		fail(k, EX_FAIL, "datagrams lost: #, echoed twice: #", k->lost, k->dup);
 	close(fd);
 	munmap(sb, 3 * s + 1);
 }

@@ -15,7 +15,7 @@ fi
 # ---- the python3 peers ----
 
 cat >"$T/peer.py" <<'EOF'
-import os, socket, sys, threading
+import os, socket, sys, threading, time
 
 mode, arg = sys.argv[1], sys.argv[2]
 
@@ -57,12 +57,19 @@ elif mode == "tcp-flip":
     tcp_server(lambda c: echo(c, int(sys.argv[3])))
 elif mode == "tcp-hold":
     tcp_server(hold)
-elif mode in ("udp-echo", "udp-dup"):
+elif mode in ("udp-echo", "udp-dup", "udp-late"):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     portfile(s)
+    n = 0
     while True:
         d, a = s.recvfrom(65536)
+        n += 1
+        if mode == "udp-late" and n == 5:   # the 5th comes back 0.15 s late,
+            threading.Timer(0.15, s.sendto, (d, a)).start()
+            continue
+        if mode == "udp-late" and n > 5:    # while the others take 10 ms each
+            time.sleep(0.01)
         for _ in range(2 if mode == "udp-dup" else 1):
             s.sendto(d, a)
 elif mode == "tcp-client":          # N random bytes: send, half-close, read all back
@@ -300,8 +307,17 @@ begin "a UDP server that answers twice: exit 1, the duplicates counted"
 if peer udp-dup udup; then
 	lb lo-echo -u -p "$PORT" -c 100 -J >"$T/out" 2>"$T/err"
 	rc_is 1 $? lo-echo "$T/err"
-	has "$T/err" '0 datagrams lost, 99 echoed twice'
+	has "$T/err" 'datagrams lost: 0, echoed twice: 99$'
 	has "$T/out" '"dup":99'
+fi
+fin
+
+begin "a UDP echo that comes too late: lost, then seen late; exit 1"
+if peer udp-late ulate; then
+	lb lo-echo -u -p "$PORT" -c 20 -t 0.1 -J >"$T/out" 2>"$T/err"
+	rc_is 1 $? lo-echo "$T/err"
+	has "$T/err" 'datagrams lost: 1, echoed twice: 0$'
+	has "$T/out" '"messages":19,.*"lost":1,"late":1,"dup":0'
 fi
 fin
 
@@ -327,11 +343,22 @@ if echo_start -c 1; then
 fi
 fin
 
-begin "-l -u echoes datagrams of 1, 1400 and 3 bytes (with NULs)"
-if echo_start -u; then
+begin "-l -u echoes datagrams of 1, 1400 and 3 bytes (with NULs); -c 3 then exit 0"
+if echo_start -u -c 3; then
 	T python3 "$T/peer.py" udp-client "$PORT" >"$T/out" 2>"$T/err"
 	rc_is 0 $? "python3 client" "$T/err"
 	has "$T/out" '3 datagrams echoed'
+	wait_gone "$EPID" || problem "lo-echo -l -u -c 3 still runs"
+	wait "$EPID"
+	rc_is 0 $? "lo-echo -l -u" "$T/eerr"
+fi
+fin
+
+begin "-l on a port in use: exit 1, named"
+if peer tcp-echo busy; then
+	lb lo-echo -l -p "$PORT" >"$T/out" 2>"$T/err"
+	rc_is 1 $? "lo-echo -l" "$T/err"
+	has "$T/err" "^lo-echo: 127\.0\.0\.1:$PORT: address (already )?in use$"
 fi
 fin
 
