@@ -68,9 +68,8 @@ static const char usage[] =
 	"usage: lo-echo [OPTIONS]               self-test\n"
 	"       lo-echo [OPTIONS] -p PORT       client of any echo server\n"
 	"       lo-echo -l [OPTIONS] [-p PORT]  echo server\n\n"
-	"The self-test checks that lo is up with 127.0.0.1 (else exit 3 and the\n"
-	"fix), starts an echo server and times COUNT echoes over TCP 127.0.0.1,\n"
-	"TCP ::1 (skipped without ::1) and UDP 127.0.0.1, checking every byte.\n"
+	"Self-test: lo up with 127.0.0.1? (else exit 3, naming the fix) Then COUNT\n"
+	"echoes, every byte checked, over TCP 127.0.0.1, TCP ::1 and UDP 127.0.0.1.\n"
 	"Exit 0 passed, 1 failed, 2 usage, 3 loopback unavailable, 4 timeout.\n\n"
 	" --up     first bring lo up, add 127.0.0.1/8 (needs CAP_NET_ADMIN)\n"
 	" -l       echo server (-u: UDP); -c: exit after COUNT connections\n"
@@ -443,7 +442,7 @@ static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 			o(i ? ",{\"result\":\"" : "{\"result\":\""), o(verdict[k->res]), o("\"");
 			o_key("name", k->name, 1);
 			o_key("addr", k->addr, 1);
-			o_num("messages", k->n);
+			o_num("messages", k->n);	/* n: 0 for bulk and SKIP */
 			o_num("bytes", k->bytes);
 			o_key("seconds", lb_fixed(b, k->ns, 1000000000u, 6), 0);
 			for (int j = 0; j < 4; j++)
@@ -562,12 +561,8 @@ done:
  * included (each has its own -t clock and is closed when it runs out). */
 static void idle(void)
 {
-	char why[48] = "nothing came for ", t[24];
-
-	if (nopen || lb_now_us() - last_us < (uint64_t)lb.idle_ms * 1000)
-		return;
-	strcat(why, lb_fixed(t, (uint64_t)lb.idle_ms, 1000, 3));
-	lb_die(EX_TIME, "idle timeout", strcat(why, " s"));
+	if (!nopen && lb_now_us() - last_us >= (uint64_t)lb.idle_ms * 1000)
+		lb_die(EX_TIME, "idle timeout", "nothing came for the -t time");
 }
 
 static void stop(struct lb_conn *l)
@@ -855,7 +850,7 @@ int lo_echo_main(char **argv)
 		O('v') | O('q') | O('l') | O('p') | O('a') | O('6') | O('u') | O('U') | O('P') | O('t') | O('c'),
 		O('v') | O('q') | O('p') | O('a') | O('6') | O('u') | O('U') | O('t') | O('w') | O('c') | O('s') | O('J'),
 	};
-	static const char *const not[] = { "not with the self-test (it picks its own)", "not with -l", "not with -p" };
+	static const char *const not[] = { "not with the self-test", "not with -l", "not with -p" };
 	static char name[128];
 	uint64_t t0 = lb_now_us();
 	struct check ck = { .name = name };
