@@ -5,6 +5,15 @@
  * then forks its own echo server on ephemeral ports, runs the client
  * against it over TCP 127.0.0.1, TCP ::1 and UDP 127.0.0.1 (and with -B a
  * bulk transfer into a sink), and exits 0 only if every check passed.
+ * --up first brings lo up and adds 127.0.0.1/8 where missing (nothing to do
+ * where both are there), then goes on: `lo-echo --up` fixes, then proves.
+ *
+ * What the self-test measures: the round trips with its client and server
+ * on one CPU (see selftest()), the server a blocking loop (instrument());
+ * bulk: BYTES written in 1 MiB send()s into a sink on another CPU that
+ * discards them with MSG_TRUNC, from the first send until the sink's count
+ * of what it received is back. -l is the concurrent server on the shared
+ * event loop, for other clients.
  *
  * Messages: message i of SIZE bytes carries i (little-endian) in its first
  * min(SIZE, 4) bytes, then pat(i * SIZE + j) at byte j: a function of the
@@ -35,7 +44,8 @@
  *     addr      the server's address and port: "[::1]:40123"
  *     messages  round trips completed (0 for bulk)
  *     bytes     payload bytes echoed (bulk: delivered into the sink)
- *     seconds   time the check took, first send to last byte back
+ *     seconds   time the check took, first send to last byte back (bulk:
+ *               to the sink's count back)
  *     min_us, p50_us, p99_us, max_us
  *               round-trip time, microseconds (null for bulk and SKIP)
  *     mb_s      bytes / seconds, in 10^6 bytes per second (null if none)
@@ -212,7 +222,7 @@ static void mismatch(struct check *k, const uint8_t *want, const uint8_t *got, s
 {
 	size_t j = 0;
 
-	while (j < s - 1 && want[j] == got[j])
+	while (j < s - 1 && want[j] == got[j])	/* (r <= s + 1 bytes are there) */
 		j++;
 	if (r != s)
 		fail(k, EX_FAIL, "datagram #: # bytes came back", seq, (uint64_t)r);
@@ -730,11 +740,13 @@ static void cpus(const uint64_t *mask)	/* both processes on MASK */
  * blocking calls: no event loop between the kernel and the round trip.
  * The sink (fd[3]) discards with MSG_TRUNC (no copy) and answers the count
  * at EOF. UDP (fd[2]) comes last and is served until the end. */
-_Noreturn static void instrument(int *fd)
+_Noreturn static void instrument(int *fd, pid_t parent)
 {
 	struct pollfd p[4];
 
 	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)	/* it died before the line above */
+		_exit(1);
 	for (int i = 0; i < 4; i++)
 		p[i] = (struct pollfd){ fd[i], POLLIN, 0 };
 	for (int i = 0;; i = (i + 1) % 4) {
@@ -810,11 +822,12 @@ static int selftest(uint64_t t0)
 	cpus(one);
 	/* fork(2) itself: musl's fork() brings 1.5 KB of atfork locking that
 	 * a single-threaded program does not need (the child never raise()s) */
+	pid_t parent = getpid();
 	child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	if (child < 0)
 		lb_die_errno(EX_FAIL, "fork");
 	if (!child)
-		instrument(fd);
+		instrument(fd, parent);
 	lb_atexit(reap);
 	for (int i = 0; i < 4; i++)
 		close(fd[i]);
