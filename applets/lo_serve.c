@@ -384,8 +384,9 @@ static void spawn(int fd, const union peer *p)
 	pid_t pid = start(fd);
 	int err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
+	if (pid < 0) {	/* out of processes: this one is reset, the next waits */
 		lb_say("fork: ", lb_strerror(err), NULL);
+		lb_loop_pause(&lst, 100);
 		lb_linger(fd, 1);
 		lb_loop_free(k);
 		ended();
