@@ -43,13 +43,6 @@ enum {
 	ST_TIME_WAIT = 6,
 };
 
-/* An endpoint as the kernel tables hold it: address words, port, in
- * network order. */
-struct end {
-	uint32_t a[4];
-	uint16_t port;
-};
-
 static int nl = -1;
 
 void lb_peer_init(void)
@@ -58,7 +51,20 @@ void lb_peer_init(void)
 		nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NL_SOCK_DIAG);
 }
 
-static int by_diag(int fam, const struct end *me, const struct end *pe, unsigned *uid)
+/* The address bytes of A (4 or 16 of them: *LEN) */
+static const void *ip(const struct lb_addr *a, size_t *len)
+{
+	if (a->u.sa.sa_family == AF_INET) {
+		*len = 4;
+		return &a->u.in.sin_addr;
+	}
+	*len = 16;
+	return &a->u.in6.sin6_addr;
+}
+
+/* ME is our end of the connection, PE the peer's: ports share their place
+ * in sockaddr_in and sockaddr_in6. */
+static int by_diag(const struct lb_addr *me, const struct lb_addr *pe, unsigned *uid)
 {
 	static uint32_t seq;
 	struct diag_req q;
@@ -67,20 +73,23 @@ static int by_diag(int fam, const struct end *me, const struct end *pe, unsigned
 		char b[1024];
 	} r;
 	const struct diag_msg *m = (const void *)(r.b + sizeof(struct nl_hdr));
+	size_t len;
 
 	memset(&q, 0, sizeof(q));
 	q.h.len = sizeof(q);
 	q.h.type = DIAG_BY_FAMILY;
 	q.h.flags = 1;	/* NLM_F_REQUEST: one exact socket, no dump */
 	q.h.seq = ++seq;
-	q.family = (uint8_t)fam;
+	q.family = (uint8_t)me->u.sa.sa_family;
 	q.protocol = IPPROTO_TCP;
 	q.states = ~0U;
 	/* the peer's socket: its local end is our remote one */
-	q.id.sport = pe->port;
-	q.id.dport = me->port;
-	memcpy(q.id.src, pe->a, sizeof(q.id.src));
-	memcpy(q.id.dst, me->a, sizeof(q.id.dst));
+	q.id.sport = pe->u.in.sin_port;
+	q.id.dport = me->u.in.sin_port;
+	const void *a = ip(pe, &len);
+	memcpy(q.id.src, a, len);
+	a = ip(me, &len);
+	memcpy(q.id.dst, a, len);
 	q.id.cookie[0] = q.id.cookie[1] = ~0U;	/* INET_DIAG_NOCOOKIE */
 	lb_peer_init();
 	if (nl < 0 || send(nl, &q, sizeof(q), 0) != (ssize_t)sizeof(q))
@@ -93,25 +102,30 @@ static int by_diag(int fam, const struct end *me, const struct end *pe, unsigned
 			continue;	/* a late answer to an earlier question */
 		if (r.h.type != DIAG_BY_FAMILY || n < (ssize_t)(sizeof(r.h) + sizeof(*m)))
 			return -1;	/* NLMSG_ERROR: no such socket, or no diag */
-		if (m->state == ST_TIME_WAIT || m->id.dport != me->port ||
-		    memcmp(m->id.dst, me->a, fam == AF_INET ? 4 : 16))
+		if (m->state == ST_TIME_WAIT || m->id.dport != q.id.dport || memcmp(m->id.dst, q.id.dst, 16))
 			return -1;
 		*uid = m->uid;
 		return 0;
 	}
 }
 
-/* "0100007F:1F90": the words as the kernel prints them (%08X of each
- * network-order word, read as a host integer), the port in hex. */
-static void endstr(char *p, int fam, const struct end *e)
+/* "0100007F:1F90": the address words as the kernel prints them (%08X of
+ * each network-order word read as a host integer), the port in hex. */
+static void endstr(char *p, const struct lb_addr *a)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	for (int i = 0; i < (fam == AF_INET ? 1 : 4); i++)
+	size_t len;
+	const unsigned char *b = ip(a, &len);
+	uint32_t w;
+
+	for (size_t i = 0; i < len; i += 4) {
+		memcpy(&w, b + i, 4);
 		for (int s = 28; s >= 0; s -= 4)
-			*p++ = hex[(e->a[i] >> s) & 15];
+			*p++ = hex[(w >> s) & 15];
+	}
 	*p++ = ':';
 	for (int s = 12; s >= 0; s -= 4)
-		*p++ = hex[(ntohs(e->port) >> s) & 15];
+		*p++ = hex[(ntohs(a->u.in.sin_port) >> s) & 15];
 	*p = 0;
 }
 
@@ -140,16 +154,16 @@ static int proc_line(char *l, const char *want_l, const char *want_r, unsigned *
 	return 0;
 }
 
-static int by_proc(int fam, const struct end *me, const struct end *pe, unsigned *uid)
+static int by_proc(const struct lb_addr *me, const struct lb_addr *pe, unsigned *uid)
 {
 	char want_l[48], want_r[48], buf[4096];
 	size_t have = 0;
-	int r = -1, fd = open(fam == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", O_RDONLY | O_CLOEXEC);
+	int r = -1, fd = open(me->u.sa.sa_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
-	endstr(want_l, fam, pe);
-	endstr(want_r, fam, me);
+	endstr(want_l, pe);
+	endstr(want_r, me);
 	for (;;) {
 		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
 		if (n <= 0)
@@ -178,14 +192,13 @@ out:
 int lb_peer_uid(int fd, unsigned *uid)
 {
 	struct lb_addr me, pe;
-	struct end m, p;
-	int fam;
 
+	memset(&me, 0, sizeof(me));
+	memset(&pe, 0, sizeof(pe));
 	me.len = pe.len = sizeof(me.u);
 	if (getsockname(fd, &me.u.sa, &me.len) || getpeername(fd, &pe.u.sa, &pe.len))
 		return -1;
-	fam = me.u.sa.sa_family;
-	if (fam == AF_UNIX) {
+	if (me.u.sa.sa_family == AF_UNIX) {
 		struct ucred c;
 		socklen_t l = sizeof(c);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &l))
@@ -193,19 +206,5 @@ int lb_peer_uid(int fd, unsigned *uid)
 		*uid = c.uid;
 		return 0;
 	}
-	memset(&m, 0, sizeof(m));
-	memset(&p, 0, sizeof(p));
-	/* sin_port and sin6_port share their place */
-	m.port = me.u.in.sin_port;
-	p.port = pe.u.in.sin_port;
-	if (fam == AF_INET) {
-		memcpy(m.a, &me.u.in.sin_addr, 4);
-		memcpy(p.a, &pe.u.in.sin_addr, 4);
-	} else {
-		memcpy(m.a, &me.u.in6.sin6_addr, 16);
-		memcpy(p.a, &pe.u.in6.sin6_addr, 16);
-	}
-	if (!by_diag(fam, &m, &p, uid) || !by_proc(fam, &m, &p, uid))
-		return 0;
-	return -1;
+	return by_diag(&me, &pe, uid) && by_proc(&me, &pe, uid) ? -1 : 0;
 }
