@@ -53,7 +53,7 @@ kid()
 		c=$(kids "$p")
 		if [ -n "$c" ]; then
 			p=${c%% *}
-		elif [ "$p" != "$1" ] && [ "$(readlink /proc/"$p"/exe 2>/dev/null)" != "$(readlink -f /usr/bin/timeout)" ]; then
+		elif [ "$p" != "$1" ] && [ "$(readlink /proc/"$p"/exe 2>/dev/null)" != "$(readlink -f "$(command -v timeout)")" ]; then
 			echo "$p"
 			return 0
 		else

@@ -52,6 +52,7 @@ t_client_to_recv()
 	have lo-recv || { skip_test "lo-recv not built"; return; }
 	[ -x "$T/client" ] || { skip_test "no seed client"; return; }
 	port_free 8080 || return
+	rm -f "$T/pf"
 	lb lo-recv -p 8080 -P "$T/pf" -m "Hello from server" >"$T/rout" 2>"$T/rerr" & RPID=$!
 	wait_file "$T/pf" $RPID || problem "lo-recv did not listen: $(oneline "$T/rerr")"
 	T "$T/client" >"$T/cout" 2>&1; rc_is 0 $? "seed client" "$T/cout"
@@ -84,6 +85,7 @@ t_sender_to_recv()
 	have lo-recv || { skip_test "lo-recv not built"; return; }
 	[ -x "$T/sender" ] || { skip_test "no seed sender"; return; }
 	port_free 9999 || return
+	rm -f "$T/pf9"
 	lb lo-recv -p 9999 -P "$T/pf9" >"$T/rout" 2>"$T/rerr" & RPID=$!
 	wait_file "$T/pf9" $RPID || problem "lo-recv did not listen: $(oneline "$T/rerr")"
 	T "$T/sender" >"$T/cout" 2>&1; rc_is 0 $? "seed sender" "$T/cout"

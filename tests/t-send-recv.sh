@@ -342,13 +342,13 @@ t_in_use()
 
 t_idle_silent()
 {
-	begin "lo-recv -t 0.5: a client that connects and sends nothing (recv 4, send 1)"
-	recv_start -t 0.5 || { end; return; }
+	begin "lo-recv -t 1: a client that connects and sends nothing (recv 4, send 1)"
+	recv_start -t 1 || { end; return; }
 	rm -f "$T/fifo"; mkfifo "$T/fifo"
 	lb lo-send -p "$PORT" <"$T/fifo" >/dev/null 2>"$T/serr" & local sp=$!
 	exec 7>"$T/fifo"	# lo-send's stdin: open, silent
 	recv_wait; rc_is 4 "$RRC" lo-recv "$T/rerr"
-	has "$T/rerr" '^lo-recv: idle timeout: nothing moved for 0\.500 s'
+	has "$T/rerr" '^lo-recv: idle timeout: nothing moved for 1\.000 s'
 	lines "$T/rerr" 1
 	wait $sp; rc_is 1 $? lo-send "$T/serr"
 	exec 7>&-
