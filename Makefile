@@ -65,12 +65,12 @@ $(BUILD)/%.o: %.c core/lb.h core/loop.h $(BUILD)/applets.h $(BUILD)/.config
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) -c -o $@ $<
 
-loopbox: $(BOBJS)
+loopbox: $(BOBJS) $(BUILD)/.config
 	$(call say,LD,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) $(LDFLAGS) $(LB_LDFLAGS) -o $@ $(BOBJS)
 
 # The core without main(), for the C unit tests.
 $(BUILD)/unit: tests/unit.c $(filter-out $(BUILD)/core/main.o,$(addprefix $(BUILD)/,$(core-y)))
-	$(call say,CC,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) $(LDFLAGS) $(subst -s,,$(LB_LDFLAGS)) -o $@ $^
+	$(call say,CC,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) $(LDFLAGS) $(filter-out -s,$(LB_LDFLAGS)) -o $@ $^
 
 test: loopbox $(BUILD)/unit
 	$(Q)BUILD=$(BUILD) APPLETS="$(APPLETS)" bash tests/run

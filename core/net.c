@@ -205,7 +205,7 @@ static void unix_stale(int type)
 
 static void write_portfile(void)
 {
-	char tmp[4096], num[8], *p;
+	char tmp[4096], num[24], *p;
 	size_t n = strlen(lb.portfile);
 	int fd;
 
@@ -218,6 +218,8 @@ static void write_portfile(void)
 	p = lb_utoa(num, (uint64_t)lb.port);
 	n = strlen(p);
 	p[n++] = '\n';
+	if (lb.path)	/* no port: an empty file still says "listening" */
+		n = 0;
 	if (fd < 0 || write(fd, p, n) != (ssize_t)n || close(fd) || rename(tmp, lb.portfile)) {
 		int e = errno;
 		unlink(tmp);

@@ -72,23 +72,47 @@ void lb_report(struct lb_pump *p)
 	       " MB/s)", NULL);
 }
 
+/* Move K bytes from our own pipe to the output. Where the output takes no
+ * splice (EINVAL), fall back to read and write, for good. */
+static int drain(int pfd, int out, size_t k, int *spl)
+{
+	while (k) {
+		ssize_t m = *spl ? splice(pfd, NULL, out, NULL, k, SPLICE_F_MOVE) : read(pfd, rbuf, k);
+		if (m < 0 && errno == EINVAL && *spl) {
+			*spl = 0;
+			continue;
+		}
+		if (m < 0 && errno == EINTR)
+			continue;
+		if (m <= 0 || (!*spl && write_all(out, rbuf, (size_t)m)))
+			return -1;
+		k -= (size_t)m;
+	}
+	return 0;
+}
+
 int lb_pump(struct lb_pump *p, const char **where)
 {
 	const char *fb = p->msg;	/* bytes waiting to go into the socket */
 	size_t flen = p->msg ? p->msglen : 0;
 	int cur = 0, fdone = 0, rdone = 0, heard = 0;
-	int splice_ok = 1, live = lb.verbose && !lb_quiet() && isatty(2);
+	int live = lb.verbose && !lb_quiet() && isatty(2);
+	/* Socket to output without a copy through user space: spliced into
+	 * the output when it is a pipe (spl 1), else through a pipe of our own
+	 * (spl 2; 3.0 against 2.4 GB/s into /dev/null); 0: recv and write. */
+	static int own[2] = { -1, -1 };
+	int spl = 1, ospl = 1;
 	struct stat st;
 
 	if (fstat(p->out, &st) || !S_ISFIFO(st.st_mode))
-		splice_ok = 0;
+		spl = own[0] >= 0 || !pipe2(own, O_CLOEXEC) ? 2 : 0;
 	/* A 1 MiB pipe on either side halves the wake-ups: measured 2.5 GB/s
 	 * from cat's pipe against 1.5 with 64 KiB (where splicing that pipe
 	 * into the socket managed 1.8-2.0). Not ours to grow? It stays as is. */
 	for (int i = 0; i < p->nfiles; i++)
 		fcntl(p->files[i], F_SETPIPE_SZ, BUFSZ);
-	if (splice_ok)
-		fcntl(p->out, F_SETPIPE_SZ, BUFSZ);
+	if (spl)
+		fcntl(spl == 1 ? p->out : own[1], F_SETPIPE_SZ, BUFSZ);
 	p->t0 = lb_now_us();
 	for (;;) {
 		struct pollfd pf[2];
@@ -151,22 +175,23 @@ int lb_pump(struct lb_pump *p, const char **where)
 		short rev = pf[is].revents;
 		if (!rdone && (rev & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t k;
-			if (splice_ok) {
-				k = splice(p->sock, NULL, p->out, NULL, BUFSZ, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-				if (k < 0 && errno == EAGAIN) {
+			if (spl) {
+				k = splice(p->sock, NULL, spl == 1 ? p->out : own[1], NULL, BUFSZ,
+					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+				if (k < 0 && errno == EAGAIN && spl == 1) {
 					/* the pipe is full: wait for its reader, not the socket */
 					struct pollfd po = { p->out, POLLOUT, 0 };
 					poll(&po, 1, -1);
 					continue;
 				}
 				if (k < 0 && errno == EINVAL)
-					splice_ok = 0;
-				if (k < 0 && errno == EPIPE) {
+					spl = 0;
+				if ((k < 0 && errno == EPIPE) || (k > 0 && spl == 2 && drain(own[0], p->out, (size_t)k, &ospl))) {
 					*where = "output";
-					return EPIPE;
+					return errno;
 				}
 			}
-			if (!splice_ok) {
+			if (!spl) {
 				k = recv(p->sock, rbuf, BUFSZ, MSG_DONTWAIT);
 				if (k > 0 && write_all(p->out, rbuf, (size_t)k)) {
 					*where = "output";
