@@ -72,6 +72,13 @@ loopbox: $(BOBJS) $(BUILD)/.config
 $(BUILD)/unit: tests/unit.c $(filter-out $(BUILD)/core/main.o,$(addprefix $(BUILD)/,$(core-y)))
 	$(call say,CC,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) $(LDFLAGS) $(filter-out -s,$(LB_LDFLAGS)) -o $@ $^
 
+# The main job: the loopback self-test.
+run: loopbox
+	./loopbox lo-echo
+
+bench: loopbox
+	bash bench/run
+
 test: loopbox $(BUILD)/unit
 	$(Q)BUILD=$(BUILD) APPLETS="$(APPLETS)" bash tests/run
 
@@ -92,4 +99,4 @@ sizes:
 clean:
 	rm -rf $(BUILD) obj-sizes loopbox
 
-.PHONY: all test install sizes clean FORCE
+.PHONY: all run bench test install sizes clean FORCE
