@@ -75,23 +75,19 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: lo-echo [OPTIONS]               self-test\n"
-	"       lo-echo [OPTIONS] -p PORT       client of any echo server\n"
-	"       lo-echo -l [OPTIONS] [-p PORT]  echo server\n\n"
-	"Self-test: lo up with 127.0.0.1? (else exit 3, naming the fix) Then COUNT\n"
-	"echoes, every byte checked, over TCP 127.0.0.1, TCP ::1 and UDP 127.0.0.1.\n"
-	"Exit 0 passed, 1 failed, 2 usage, 3 loopback unavailable, 4 timeout.\n\n"
-	" --up     first bring lo up, add 127.0.0.1/8 (needs CAP_NET_ADMIN)\n"
-	" -l       echo server (-u: UDP); -c: exit after COUNT connections\n"
-	" -c COUNT messages per check (1000)\n"
-	" -s SIZE  bytes per message (64)\n"
-	" -B BYTES also bulk throughput, one way into a sink (K, M, G)\n"
-	" -J       one JSON object instead of the table\n"
-	"          (-t: clients wait SECS for an echo, default 2)\n";
+	"usage: lo-echo [OPTIONS]             self-test of lo: TCP 127.0.0.1, ::1, UDP\n"
+	"       lo-echo [OPTIONS] -p PORT     client of any echo server (or -U PATH)\n"
+	"       lo-echo -l [OPTIONS] [-p P]   echo server (-u: UDP)\n\n"
+	" --up      first bring lo up, add 127.0.0.1/8 (needs CAP_NET_ADMIN)\n"
+	" -c COUNT  messages per check (1000); -l: exit after COUNT clients\n"
+	" -s SIZE   bytes per message (64)\n"
+	" -B BYTES  also bulk throughput, one way into a sink (K, M, G)\n"
+	" -J        one JSON object, not the table\n"
+	" -t SECS   wait this long for an echo (2); -l: idle timeout\n"
+	"Exit 0 pass, 1 fail, 2 usage, 3 loopback unavailable, 4 timeout\n";
 
 enum { PASS, FAIL, SKIP };
 static const char *const verdict[] = { "PASS", "FAIL", "SKIP" };
-static const char *const key[] = { "min_us", "p50_us", "p99_us", "max_us" };
 
 struct check {
 	const char *name;
@@ -397,18 +393,22 @@ static void bulk(struct check *k)
 	munmap(sb, BIG);
 }
 
-/* ---- the report ---- */
+/* ---- the report: one field list for the JSON and the table ---- */
 
-static void o_pad(const char *s, int w)	/* right-aligned in w columns */
-{
-	for (int n = (int)strlen(s); n < w; n++)
-		o(" ");
-	o(s);
-}
+/* The fields of a check, in the JSON's order; the table's numeric columns
+ * are min_us..mb_s (COL..COL+4), printed "-" where the JSON has null. The
+ * first three and the last are strings. */
+static const char field[][9] = {
+	"result", "name", "addr", "messages", "bytes", "seconds",
+	"min_us", "p50_us", "p99_us", "max_us", "mb_s", "lost", "late", "dup", "note",
+};
+enum { COL = 6, NF = sizeof(field) / sizeof(field[0]) };
+static const char null[] = "null";
 
+/* ,"KEY":V (the comma unless an object just opened); QUOTE: a string */
 static void o_key(const char *key, const char *v, int quote)
 {
-	o(",\""), o(key), o(quote ? "\":\"" : "\":");
+	o(ob[on - 1] == '{' ? "\"" : ",\""), o(key), o(quote ? "\":\"" : "\":");
 	for (char c[2] = { 0, 0 }; (*c = *v); v++) {
 		if (*c == '"' || *c == '\\')
 			o("\\");
@@ -423,15 +423,22 @@ static void o_num(const char *key, uint64_t v)
 	o_key(key, lb_utoa(b, v), 0);
 }
 
+static void o_pad(const char *s, int w)	/* right-aligned in w columns */
+{
+	for (int n = (int)strlen(s); n < w; n++)
+		o(" ");
+	o(s);
+}
+
 static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 {
-	char b[24], m[24];
 	int json = (lb.seen & O('J')) != 0;
 
 	if (!json && lb_quiet())
 		return;
 	if (json) {
-		o("{\"ok\":"), o(code ? "false" : "true");
+		o("{");
+		o_key("ok", code ? "false" : "true", 0);
 		o_num("exit", (uint64_t)code);
 		o_key("mode", self ? "self-test" : "client", 1);
 		if (self)
@@ -446,30 +453,31 @@ static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 	for (int i = 0; i < nck; i++) {
 		struct check *k = &ck[i];
 		uint64_t us = k->ns / 1000;
-		const char *mb = k->bytes && us ? lb_fixed(m, k->bytes, (unsigned)us, 1) : json ? "null" : "-";
+		char b[NF][24];
+		const char *v[NF] = {
+			verdict[k->res], k->name, k->addr,
+			lb_utoa(b[3], k->n), lb_utoa(b[4], k->bytes),
+			lb_fixed(b[5], k->ns, 1000000000u, 6),
+			null, null, null, null,
+			k->bytes && us ? lb_fixed(b[10], k->bytes, (unsigned)us, 1) : null,
+			lb_utoa(b[11], k->lost), lb_utoa(b[12], k->late), lb_utoa(b[13], k->dup),
+			k->note,
+		};
+		for (int j = 0; k->n && j < 4; j++)	/* n: 0 for bulk and SKIP */
+			v[COL + j] = lb_fixed(b[COL + j], k->v[j], 1000, 1);
 
 		if (json) {
-			o(i ? ",{\"result\":\"" : "{\"result\":\""), o(verdict[k->res]), o("\"");
-			o_key("name", k->name, 1);
-			o_key("addr", k->addr, 1);
-			o_num("messages", k->n);	/* n: 0 for bulk and SKIP */
-			o_num("bytes", k->bytes);
-			o_key("seconds", lb_fixed(b, k->ns, 1000000000u, 6), 0);
-			for (int j = 0; j < 4; j++)
-				o_key(key[j], k->n ? lb_fixed(b, k->v[j], 1000, 1) : "null", 0);
-			o_key("mb_s", mb, 0);
-			o_num("lost", k->lost), o_num("late", k->late), o_num("dup", k->dup);
-			o_key("note", k->note, 1);
+			o(i ? ",{" : "{");
+			for (int f = 0; f < NF; f++)
+				o_key(field[f], v[f], f < 3 || f == NF - 1);
 			o("}");
 			continue;
 		}
 		o(k->name);
-		for (int n = (int)strlen(k->name); n < 14; n++)
-			o(" ");
-		for (int j = 0; j < 4; j++)
-			o_pad(k->n ? lb_fixed(b, k->v[j], 1000, 1) : "-", 10);
-		o_pad(mb, 10);
-		o("  "), o(verdict[k->res]);
+		o_pad("", 14 - (int)strlen(k->name));
+		for (int f = COL; f < COL + 5; f++)
+			o_pad(v[f] == null ? "-" : v[f], 10);
+		o("  "), o(v[0]);
 		if (k->res != FAIL && *k->note)
 			o("  ("), o(k->note), o(")");
 		o("\n");
@@ -485,74 +493,36 @@ static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 
 /* ---- the server ---- */
 
-struct econn {
-	struct lb_conn c;
-	char *pend;		/* what a short write left, until it goes */
-	uint32_t off, len;
-};
-
 static char ebuf[BIG];
 static uint64_t served, last_us;
 static unsigned nopen;
 static int stopped;
 
-static void pend_free(struct econn *e)
-{
-	if (e->pend)
-		munmap(e->pend, e->len);
-	e->pend = NULL;
-	e->len = e->off = 0;
-}
-
-static void conn_close(struct econn *e)
-{
-	lb_loop_close(&e->c);
-	pend_free(e);
-	lb_loop_free(e);
-	nopen--;
-	last_us = lb_now_us();
-}
-
-/* Echo what arrives. A short write back keeps the rest in a mapping of its
- * own and stops reading until it is gone: an idle connection holds no
- * buffer, a slow reader cannot make us hoard. At EOF nothing is pending
- * (we read only when nothing is), so the close follows the last echo. */
+/* Echo what arrives. The bytes are peeked, sent, and only what was sent is
+ * taken off the receive queue: a short write leaves the rest in the kernel
+ * and we wait for room (EPOLLOUT), reading nothing meanwhile. So an idle
+ * connection holds no buffer, a slow reader cannot make us hoard, and at
+ * EOF everything before it has gone back: the close follows the last echo. */
 static void on_echo(struct lb_conn *c, unsigned ev)
 {
-	struct econn *e = (struct econn *)c;
 	ssize_t r, w;
 
-	if (!ev)
+	if (!ev)		/* -t ran out */
 		goto done;
-	if (e->len) {
-		w = send(c->fd, e->pend + e->off, e->len - e->off, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (w < 0)
-			goto err;
-		if ((e->off += (uint32_t)w) < e->len)
-			return;
-		pend_free(e);
+	if (ev & EPOLLOUT)
 		lb_loop_mod(c, EPOLLIN);
-	}
 	for (int budget = 16; budget--;) {
-		r = recv(c->fd, ebuf, BIG, MSG_DONTWAIT);
-		if (r <= 0) {
-			if (!r)
-				goto done;
-			goto err;
-		}
+		r = recv(c->fd, ebuf, BIG, MSG_PEEK | MSG_DONTWAIT);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0)
+			goto done;
 		w = send(c->fd, ebuf, (size_t)r, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w < 0 && errno != EAGAIN)
 			goto done;
+		if (w > 0)
+			recv(c->fd, ebuf, (size_t)w, MSG_DONTWAIT);
 		if (w < r) {
-			w = w < 0 ? 0 : w;
-			e->pend = mmap(NULL, (size_t)(r - w), PROT_READ | PROT_WRITE,
-				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (e->pend == MAP_FAILED) {
-				e->pend = NULL;
-				goto done;
-			}
-			memcpy(e->pend, ebuf + w, (size_t)(r - w));
-			e->len = (uint32_t)(r - w);
 			lb_loop_mod(c, EPOLLOUT);
 			return;
 		}
@@ -560,11 +530,11 @@ static void on_echo(struct lb_conn *c, unsigned ev)
 			return;
 	}
 	return;
-err:
-	if (errno == EAGAIN || errno == EINTR)
-		return;
 done:
-	conn_close(e);
+	lb_loop_close(c);
+	lb_loop_free(c);
+	nopen--;
+	last_us = lb_now_us();
 }
 
 /* -t on a server: exit 4 once nothing has moved for SECS, connections
@@ -592,7 +562,7 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 		struct lb_addr peer;
 		peer.len = sizeof(peer.u);
 		int fd = accept4(c->fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct econn *e = fd < 0 ? NULL : lb_loop_new(sizeof(*e));
+		struct lb_conn *e = fd < 0 ? NULL : lb_loop_new(sizeof(*e));
 		if (!e) {
 			if (fd >= 0)
 				close(fd);
@@ -602,9 +572,9 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		e->c.fd = fd;
-		e->c.fn = on_echo;
-		lb_loop_add(&e->c, EPOLLIN, lb.idle_ms >= 0);	/* timed: by -t */
+		e->fd = fd;
+		e->fn = on_echo;
+		lb_loop_add(e, EPOLLIN, lb.idle_ms >= 0);	/* timed: by -t */
 		nopen++;
 		if (lb.verbose)
 			lb_say("connection from ", lb_addrstr(&peer), NULL);
@@ -613,19 +583,25 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 	}
 }
 
-/* UDP: every datagram goes back to whoever sent it; no connected socket,
- * so any number of peers share the one socket. */
+/* UDP: one datagram back to whoever sent it; no connected socket, so any
+ * number of peers share the one socket. -1: none was waiting. */
+static ssize_t echo_dgram(int fd, int flags)
+{
+	struct lb_addr p;
+	p.len = sizeof(p.u);
+	ssize_t r = recvfrom(fd, ebuf, BIG, flags, &p.u.sa, &p.len);
+	if (r >= 0)
+		sendto(fd, ebuf, (size_t)r, flags, &p.u.sa, p.len);
+	return r;
+}
+
 static void on_udp(struct lb_conn *c, unsigned ev)
 {
 	if (!ev)
 		idle();
 	for (int budget = 64; ev && budget-- && !stopped;) {
-		struct lb_addr p;
-		p.len = sizeof(p.u);
-		ssize_t r = recvfrom(c->fd, ebuf, BIG, MSG_DONTWAIT, &p.u.sa, &p.len);
-		if (r < 0)
+		if (echo_dgram(c->fd, MSG_DONTWAIT) < 0)
 			return;
-		sendto(c->fd, ebuf, (size_t)r, MSG_DONTWAIT, &p.u.sa, p.len);
 		if (++served == lb.count)
 			stop(c);
 	}
@@ -686,16 +662,16 @@ static void up(void)
 		uint8_t family, prefixlen, ifa_flags, scope;
 		uint32_t index;
 		uint16_t alen, atype;	/* IFA_LOCAL */
-		uint32_t local;
+		uint8_t local[4];
 		uint16_t blen, btype;	/* IFA_ADDRESS */
-		uint32_t addr;
+		uint8_t addr[4];
 	} q = {
 		.len = sizeof(q), .type = 20 /* RTM_NEWADDR */,
 		.flags = 1 | 4 | 0x200 | 0x400,	/* REQUEST ACK EXCL CREATE */
 		.family = AF_INET, .prefixlen = 8, .scope = 254 /* host */,
 		.index = 1,	/* lo is LOOPBACK_IFINDEX in every namespace */
-		.alen = 8, .atype = 2, .local = htonl(INADDR_LOOPBACK),
-		.blen = 8, .btype = 1, .addr = htonl(INADDR_LOOPBACK),
+		.alen = 8, .atype = 2, .local = { 127, 0, 0, 1 },	/* network order */
+		.blen = 8, .btype = 1, .addr = { 127, 0, 0, 1 },
 	};
 	struct { uint32_t len; uint16_t type, flags; uint32_t seq, pid; int32_t err; char rest[64]; } a;
 
@@ -750,7 +726,6 @@ _Noreturn static void instrument(int *fd, pid_t parent)
 	for (int i = 0; i < 4; i++)
 		p[i] = (struct pollfd){ fd[i], POLLIN, 0 };
 	for (int i = 0;; i = (i + 1) % 4) {
-		struct lb_addr a;
 		uint64_t n = 0;
 		ssize_t r, w = 0;
 		int c;
@@ -759,12 +734,8 @@ _Noreturn static void instrument(int *fd, pid_t parent)
 			poll(p, 4, -1);
 		if (!p[i].revents)
 			continue;
-		while (i == 2) {
-			a.len = sizeof(a.u);
-			r = recvfrom(fd[2], ebuf, BIG, 0, &a.u.sa, &a.len);
-			if (r >= 0)
-				sendto(fd[2], ebuf, (size_t)r, 0, &a.u.sa, a.len);
-		}
+		while (i == 2)
+			echo_dgram(fd[2], 0);
 		if ((c = accept4(fd[i], NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
 		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
