@@ -100,12 +100,8 @@ pair "-a localhost on both ends" "-a localhost" "-a localhost"
 pair "-a localhost to 127.0.0.1" "-a localhost" ""
 pair "-a 127.1.2.3 (any of 127/8 binds)" "-a 127.1.2.3" "-a 127.1.2.3"
 pair "-a 127.255.255.254" "-a 127.255.255.254" "-a 127.255.255.254"
-if ipv6_ok; then
-	pair "-6 on both ends" "-6" "-6"
-	pair "-a ::1 and -6" "-a ::1" "-6"
-	pair "-a 0:0:0:0:0:0:0:1" "-a 0:0:0:0:0:0:0:1" "-a ::1"
-
-	v6only() {
+t_v6only()
+{
 	begin "a listener on ::1 is not reachable on 127.0.0.1 (no v4 twin)"
 	recv_start -6 -t 5 || { end; return; }
 	lb lo-send -p "$PORT" -m x >/dev/null 2>"$T/serr"; rc_is 1 $? lo-send "$T/serr"
@@ -114,41 +110,49 @@ if ipv6_ok; then
 	recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
 	content "$T/rout" v6
 	end
-	}
-	v6only
+}
+
+t_no_wildcard()
+{
+	begin "a listener on 127.0.0.2 is not reachable on 127.0.0.1 (no wildcard)"
+	recv_start -a 127.0.0.2 -t 5 || { end; return; }
+	lb lo-send -p "$PORT" -m x >/dev/null 2>"$T/serr"; rc_is 1 $? "lo-send to 127.0.0.1" "$T/serr"
+	has "$T/serr" 'refused'
+	lb lo-send -a 127.0.0.2 -p "$PORT" -m two >/dev/null 2>"$T/serr"; rc_is 0 $? "lo-send to 127.0.0.2" "$T/serr"
+	recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
+	content "$T/rout" two
+	end
+}
+
+t_glued()
+{
+	begin "combined flags and attached values: -qp PORT, -mMSG"
+	recv_start -q || { end; return; }
+	lb lo-send -qp "$PORT" -mglued >"$T/sout" 2>"$T/serr"; rc_is 0 $? lo-send "$T/serr"
+	recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
+	content "$T/rout" glued
+	end
+}
+
+t_dashdash()
+{
+	begin "-- ends the options: a FILE named -m"
+	printf 'dash-m file' >"$T/-m"
+	recv_start || { end; return; }
+	(cd "$T" && lb lo-send -p "$PORT" -- -m) >"$T/sout" 2>"$T/serr"; rc_is 0 $? lo-send "$T/serr"
+	recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
+	content "$T/rout" 'dash-m file'
+	end
+}
+
+if ipv6_ok; then
+	pair "-6 on both ends" "-6" "-6"
+	pair "-a ::1 and -6" "-a ::1" "-6"
+	pair "-a 0:0:0:0:0:0:0:1" "-a 0:0:0:0:0:0:0:1" "-a ::1"
+	t_v6only
 else
 	skip "::1 round trips" "no IPv6 on this host"
 fi
-
-t_no_wildcard() {
-begin "a listener on 127.0.0.2 is not reachable on 127.0.0.1 (no wildcard)"
-recv_start -a 127.0.0.2 -t 5 || { end; return; }
-lb lo-send -p "$PORT" -m x >/dev/null 2>"$T/serr"; rc_is 1 $? "lo-send to 127.0.0.1" "$T/serr"
-has "$T/serr" 'refused'
-lb lo-send -a 127.0.0.2 -p "$PORT" -m two >/dev/null 2>"$T/serr"; rc_is 0 $? "lo-send to 127.0.0.2" "$T/serr"
-recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
-content "$T/rout" two
-end
-}
 t_no_wildcard
-
-t_glued() {
-begin "combined flags and attached values: -qp PORT, -mMSG"
-recv_start -q || { end; return; }
-lb lo-send -qp "$PORT" -mglued >"$T/sout" 2>"$T/serr"; rc_is 0 $? lo-send "$T/serr"
-recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
-content "$T/rout" glued
-end
-}
 t_glued
-
-t_dashdash() {
-begin "-- ends the options: a FILE named -m"
-printf 'dash-m file' >"$T/-m"
-recv_start || { end; return; }
-(cd "$T" && lb lo-send -p "$PORT" -- -m) >"$T/sout" 2>"$T/serr"; rc_is 0 $? lo-send "$T/serr"
-recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
-content "$T/rout" 'dash-m file'
-end
-}
 t_dashdash
