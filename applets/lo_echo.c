@@ -79,7 +79,7 @@ static const char usage[] =
 	"       lo-echo [OPTIONS] -p PORT     client of any echo server (or -U PATH)\n"
 	"       lo-echo -l [OPTIONS] [-p P]   echo server (-u: UDP)\n\n"
 	" --up      first bring lo up, add 127.0.0.1/8 (needs CAP_NET_ADMIN)\n"
-	" -c COUNT  messages per check (1000); -l: exit after COUNT clients\n"
+	" -c COUNT  messages per check (1000); -l: exit after COUNT clients (-u: datagrams)\n"
 	" -s SIZE   bytes per message (64)\n"
 	" -B BYTES  also bulk throughput, one way into a sink (K, M, G)\n"
 	" -J        one JSON object, not the table\n"
