@@ -64,13 +64,9 @@ struct conn {
 	int file;		/* -f: FILE, opened for this connection */
 	unsigned char st, eof, ev;
 	union peer peer;
-};
-
-struct child {			/* -e with -v: what to say when it ends */
-	struct child *next;
-	pid_t pid;
-	uint64_t t0;
-	union peer peer;
+	pid_t pid;		/* -e: PROG, while it runs */
+	int status;		/* -e: how it ended */
+	struct conn *kid;	/* -e: the next one whose PROG runs */
 };
 
 static struct lb_conn lst = { .fd = -1 };
@@ -83,7 +79,7 @@ static int nuids;
 static char **envp;		/* -e: environ less inherited UCSPI names, then ours */
 static char vars[5][128];
 static const char *path = "/usr/local/bin:/bin:/usr/bin";	/* PATH's default */
-static struct child *kids;
+static struct conn *kids;	/* -e: connections whose PROG runs */
 static char buf[65536];		/* every client's request lands here, and is dropped */
 
 static const char *peername(const union peer *p)
@@ -127,14 +123,30 @@ static void finish(struct conn *c, const char *verdict, int abort)
 {
 	if (lb.verbose) {
 		char a[24], b[24], t[24];
-		lb_say(peername(&c->peer), ": ", lb_utoa(a, c->in), " bytes in, ", lb_utoa(b, c->out),
-		       " out, ", lb_fixed(t, lb_now_us() - c->t0, 1000000, 3), " s, ", verdict, NULL);
+		int st = c->status, sig = WIFSIGNALED(st);
+		const char *p1 = lb_utoa(a, c->in), *p2 = " bytes in, ", *p3 = lb_utoa(b, c->out), *p4 = " out";
+		if (lb.exec) {	/* "sh: exit 0" */
+			p1 = lb.exec[0];
+			p2 = sig ? ": killed by signal " : ": exit ";
+			p3 = lb_utoa(a, (uint64_t)(sig ? WTERMSIG(st) : WEXITSTATUS(st)));
+			p4 = "";
+		}
+		lb_say(peername(&c->peer), ": ", p1, p2, p3, p4, ", ", lb_fixed(t, lb_now_us() - c->t0, 1000000, 3),
+		       " s, ", verdict, NULL);
 	}
 	if (abort)	/* the reply cannot complete: say so with a reset */
 		lb_linger(c->c.fd, 1);
 	if (c->file >= 0)
 		close(c->file);
-	lb_loop_close(&c->c);
+	if (lb.exec) {
+		/* a child between vfork and exec holds a copy of every
+		 * descriptor for a moment: close() alone could leave epoll
+		 * reporting this one after it is freed */
+		lb_loop_del(&c->c);
+		close(c->c.fd);
+	} else {
+		lb_loop_close(&c->c);
+	}
 	lb_loop_free(c);
 	ended();
 }
@@ -177,7 +189,7 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 	if (!c->eof && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
 		/* one read a wake: a short one leaves nothing behind, and
 		 * epoll (level-triggered) calls again for a long one */
-		ssize_t n = recv(lc->fd, buf, sizeof(buf), 0);
+		ssize_t n = recv(lc->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0)
 			c->in += (uint64_t)n;
 		else if (!n)
@@ -360,11 +372,13 @@ __attribute__((noinline)) static pid_t start(int fd)
 	return pid;
 }
 
-static void spawn(int fd, const union peer *p)
+/* -e: PROG for connection C; the connection stays ours as well, so that
+ * once PROG exits it ends like the others (see reap). */
+static void spawn(struct conn *c)
 {
+	const union peer *p = &c->peer;
 	char s[INET6_ADDRSTRLEN], num[24];
 	sigset_t all, old;
-	struct child *k = NULL;
 
 	if (is_unix) {
 		setvar(2, "UNIXREMOTEEUID=", lb_utoa(num, p->cred.uid));
@@ -374,48 +388,45 @@ static void spawn(int fd, const union peer *p)
 		setvar(3, "TCPREMOTEIP=", ipstr(p, s));
 		setvar(4, "TCPREMOTEPORT=", lb_utoa(num, ntohs(p->in.sin_port)));
 	}
-	if (lb.verbose && (k = lb_loop_new(sizeof(*k)))) {
-		k->t0 = lb_now_us();
-		k->peer = *p;
-	}
 	/* no handler may run in the child while it shares our memory */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid_t pid = start(fd);
+	c->pid = start(c->c.fd);
 	int err = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {	/* out of processes: this one is reset, the next waits */
+	if (c->pid < 0) {	/* out of processes: this one is reset, the next waits */
 		lb_say("fork: ", lb_strerror(err), NULL);
 		lb_loop_pause(&lst, 100);
-		lb_linger(fd, 1);
-		lb_loop_free(k);
-		ended();
-	} else if (k) {
-		k->pid = pid;
-		k->next = kids;
-		kids = k;
+		c->status = 127 << 8;
+		finish(c, lb_strerror(err), 1);
+		return;
 	}
-	close(fd);
+	c->kid = kids;
+	kids = c;
 }
 
+/* PROG exited: half-close, and read what the client still sends until it
+ * closes. Its socket closing under unread bytes (a PROG that answers
+ * without reading the whole request) would reset the connection, and a
+ * reset can destroy the answer before the client has read it. */
 static void reap(void)
 {
 	int st;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		struct child **pp = &kids, *k;
-		while ((k = *pp) && k->pid != pid)
-			pp = &k->next;
-		if (k) {
-			char a[24], t[24];
-			*pp = k->next;
-			lb_say(peername(&k->peer), ": ", lb.exec[0], WIFSIGNALED(st) ? ": killed by signal " : ": exit ",
-			       lb_utoa(a, (uint64_t)(WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st))), ", ",
-			       lb_fixed(t, lb_now_us() - k->t0, 1000000, 3), " s", NULL);
-			lb_loop_free(k);
-		}
-		ended();
+		struct conn **pp = &kids, *c;
+		while ((c = *pp) && c->pid != pid)
+			pp = &c->kid;
+		if (!c)
+			continue;
+		*pp = c->kid;
+		c->status = st;
+		c->st = DRAIN;
+		c->ev = EPOLLIN;
+		shutdown(c->c.fd, SHUT_WR);
+		lb_loop_add(&c->c, EPOLLIN, 1);
+		on_conn(&c->c, EPOLLIN);
 	}
 }
 
@@ -454,29 +465,27 @@ static void admit(int fd, union peer *p)
 	if (++admitted == lb.count)
 		stop_listening();
 	live++;
-	if (lb.exec) {
-		spawn(fd, p);
+	if (!(c = lb_loop_new(sizeof(*c)))) {
+		lb_linger(fd, 1);
+		close(fd);
+		ended();
 		return;
 	}
-	c = lb_loop_new(sizeof(*c));
-	if (c) {
-		c->c.fd = fd;
-		c->c.fn = on_conn;
-		c->t0 = lb_now_us();
-		c->peer = *p;
-		c->file = lb.file ? open_file() : -1;
-		if (!lb.file || c->file >= 0) {
-			c->ev = EPOLLIN;
-			lb_loop_add(&c->c, EPOLLIN, 1);
-			on_conn(&c->c, EPOLLIN);	/* the request may be there already */
-			return;
-		}
+	c->c.fd = fd;
+	c->c.fn = on_conn;
+	c->t0 = lb_now_us();
+	c->peer = *p;
+	c->file = -1;
+	if (lb.exec) {
+		spawn(c);
+	} else if (lb.file && (c->file = open_file()) < 0) {
 		lb_say(lb.file, ": ", lb_strerror(errno), NULL);
-		lb_loop_free(c);
+		finish(c, lb_strerror(errno), 1);
+	} else {
+		c->ev = EPOLLIN;
+		lb_loop_add(&c->c, EPOLLIN, 1);
+		on_conn(&c->c, EPOLLIN);	/* the request may be there already */
 	}
-	lb_linger(fd, 1);
-	close(fd);
-	ended();
 }
 
 static void on_accept(struct lb_conn *l, unsigned ev)

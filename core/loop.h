@@ -24,7 +24,8 @@ void lb_loop_add(struct lb_conn *c, unsigned ev, int timed);
 void lb_loop_mod(struct lb_conn *c, unsigned ev);
 void lb_loop_del(struct lb_conn *c);	/* does not close c->fd; forgets a paused listener */
 /* lb_loop_del and close(c->fd) in one syscall: only for a descriptor that
- * is not shared (no dup, no child holds it), which epoll then drops itself. */
+ * is not shared (no dup; no child holds it, not even one between fork and
+ * exec, which holds every descriptor), which epoll then drops itself. */
 void lb_loop_close(struct lb_conn *c);
 void lb_loop_touch(struct lb_conn *c);	/* activity: restart its -t clock */
 /* Stop polling listener L: until lb_loop_resume, or for MS ms (MS > 0),

@@ -199,6 +199,7 @@ t_idle_other()
 {
 	begin "a client that connects and sends nothing does not delay another"
 	serve_start -m pong || { end; return; }
+	rm -f "$T/ready"
 	py idle "$PORT" 5 3 "$T/ready" &
 	local ipid=$! t0
 	wait_file "$T/ready" || problem "idle clients did not connect"
@@ -206,7 +207,7 @@ t_idle_other()
 	lb lo-send -p "$PORT" -m ping >"$T/out" 2>&1; rc_is 0 $? lo-send "$T/out"
 	content "$T/out" pong
 	[ $(($(now_ms) - t0)) -lt 1000 ] || problem "took $(($(now_ms) - t0)) ms"
-	kill "$ipid" 2>/dev/null; wait "$ipid" 2>/dev/null
+	killtree "$ipid"; wait "$ipid" 2>/dev/null
 	serve_stop; rc_is 0 "$SRC" lo-serve "$T/verr"
 	end
 }
@@ -289,6 +290,24 @@ t_exec_many()
 	end
 }
 
+t_exec_unread()
+{
+	begin "-e: a PROG that answers without reading the request: the client gets it and a clean end"
+	serve_start -e echo answer || { end; return; }
+	head -c 100000 /dev/zero >"$T/req"
+	local i
+	for i in 1 2 3; do
+		lb lo-send -p "$PORT" "$T/req" >"$T/out" 2>"$T/err"; rc_is 0 $? "lo-send $i" "$T/err"
+		content "$T/out" $'answer\n'
+	done
+	serve_stop; rc_is 0 "$SRC" lo-serve "$T/verr"
+	serve_unix "lbt-u-$$" -e echo answer || { end; return; }
+	lb lo-send -U "@lbt-u-$$" -m "not read" >"$T/out" 2>"$T/err"; rc_is 0 $? "lo-send -U" "$T/err"
+	content "$T/out" $'answer\n'
+	serve_stop
+	end
+}
+
 t_exec_missing()
 {
 	begin "-e: a PROG that cannot run is named; the client sees EOF; the server goes on"
@@ -343,6 +362,7 @@ while True:
 print(b.decode())
 EOF
 	serve_start -m pong || { end; return; }
+	rm -f "$T/ready"
 	py idle "$PORT" 1 5 "$T/ready" &
 	local ipid=$!
 	py inflight "$PORT" "$T/conn" >"$T/out" 2>"$T/err" &
@@ -357,7 +377,7 @@ EOF
 	[ "$ms" -lt 2500 ] || problem "exit took $ms ms"
 	wait "$cpid"; rc_is 0 $? "in-flight client" "$T/err"
 	content "$T/out" $'pong\n'
-	kill "$ipid" 2>/dev/null; wait "$ipid" 2>/dev/null
+	killtree "$ipid"; wait "$ipid" 2>/dev/null
 	end
 }
 
@@ -436,6 +456,7 @@ t_memory()
 	serve_start -m pong || { end; return; }
 	local r0 r1 per
 	r0=$(awk '/^VmRSS/ {print $2}' /proc/"$LPID"/status)
+	rm -f "$T/ready"
 	py idle "$PORT" 1000 3 "$T/ready" &
 	local ipid=$!
 	wait_file "$T/ready" || problem "idle clients did not connect"
@@ -444,7 +465,7 @@ t_memory()
 	per=$(((r1 - r0) * 1024 / 1000))
 	[ "$per" -le 1024 ] || problem "$per bytes per connection (RSS $r0 -> $r1 kB)"
 	echo "# RSS $r0 kB idle, $r1 kB with 1000 idle connections: $per bytes each"
-	kill "$ipid" 2>/dev/null; wait "$ipid" 2>/dev/null
+	killtree "$ipid"; wait "$ipid" 2>/dev/null
 	serve_stop
 	end
 }
@@ -612,6 +633,7 @@ t_ipv6
 t_exec_env
 t_exec_args
 t_exec_many
+t_exec_unread
 t_exec_missing
 t_exec_unix
 t_count
