@@ -226,17 +226,18 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 	}
 }
 
-/* FILE for a new connection. Out of descriptors, the spare makes room
+/* FILE for a new connection (O_NONBLOCK: a FIFO must not stop the
+ * server in open). Out of descriptors, the spare makes room
  * (and accepting pauses until one is free again): a connection once
  * accepted never waits for a descriptor it cannot get. */
 static int open_file(void)
 {
-	int f = open(lb.file, O_RDONLY | O_CLOEXEC);
+	int f = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (f < 0 && (errno == EMFILE || errno == ENFILE) && spare >= 0) {
 		close(spare);
 		spare = -1;
 		lb_loop_pause(&lst, 100);
-		f = open(lb.file, O_RDONLY | O_CLOEXEC);
+		f = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	}
 	return f;
 }
@@ -528,7 +529,7 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 		if (n < 0)
 			return;
 		if (lb.file) {	/* afresh for each datagram; what fits in one */
-			int f = open(lb.file, O_RDONLY | O_CLOEXEC);
+			int f = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 			if (f < 0) {
 				lb_say(lb.file, ": ", lb_strerror(errno), NULL);
 				continue;
@@ -595,7 +596,7 @@ int lo_serve_main(char **argv)
 	lb_resolve(1);
 	is_unix = lb.sa.u.sa.sa_family == AF_UNIX;
 	if (lb.file) {	/* say now, not per client, that it cannot be read */
-		if ((fd = open(lb.file, O_RDONLY | O_CLOEXEC)) < 0)
+		if ((fd = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 			lb_die_errno(EX_FAIL, lb.file);
 		close(fd);
 	}
