@@ -119,21 +119,28 @@ static void ended(void)
 		lb_loop_resume();
 }
 
+/* -v: "PEER: 4 bytes in, 4 out, 0.001 s, ok" (-e: "PEER: sh: exit 0, ...") */
+static void tell(const struct conn *c, const char *verdict)
+{
+	char a[24], b[24], t[24];
+	int st = c->status, sig = WIFSIGNALED(st);
+	const char *p1 = lb_utoa(a, c->in), *p2 = " bytes in, ", *p3 = lb_utoa(b, c->out), *p4 = " out";
+
+	if (!lb.verbose)
+		return;
+	if (lb.exec) {
+		p1 = lb.exec[0];
+		p2 = sig ? ": killed by signal " : ": exit ";
+		p3 = lb_utoa(a, (uint64_t)(sig ? WTERMSIG(st) : WEXITSTATUS(st)));
+		p4 = "";
+	}
+	lb_say(peername(&c->peer), ": ", p1, p2, p3, p4, ", ", lb_fixed(t, lb_now_us() - c->t0, 1000000, 3), " s, ",
+	       verdict, NULL);
+}
+
 static void finish(struct conn *c, const char *verdict, int abort)
 {
-	if (lb.verbose) {
-		char a[24], b[24], t[24];
-		int st = c->status, sig = WIFSIGNALED(st);
-		const char *p1 = lb_utoa(a, c->in), *p2 = " bytes in, ", *p3 = lb_utoa(b, c->out), *p4 = " out";
-		if (lb.exec) {	/* "sh: exit 0" */
-			p1 = lb.exec[0];
-			p2 = sig ? ": killed by signal " : ": exit ";
-			p3 = lb_utoa(a, (uint64_t)(sig ? WTERMSIG(st) : WEXITSTATUS(st)));
-			p4 = "";
-		}
-		lb_say(peername(&c->peer), ": ", p1, p2, p3, p4, ", ", lb_fixed(t, lb_now_us() - c->t0, 1000000, 3),
-		       " s, ", verdict, NULL);
-	}
+	tell(c, verdict);
 	if (abort)	/* the reply cannot complete: say so with a reset */
 		lb_linger(c->c.fd, 1);
 	if (c->file >= 0)
@@ -521,13 +528,15 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 {
 	(void)ev;
 	for (int i = 0; i < 64 && lst.fd >= 0; i++) {
-		union peer p;
-		socklen_t len = sizeof(p);
+		struct conn d = { .status = 0 };
+		socklen_t len = sizeof(d.peer);
 		const char *r = lb.msg;
-		ssize_t n = recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, &p.sa, &len), w = (ssize_t)msglen;
+		ssize_t n = recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, &d.peer.sa, &len), w = (ssize_t)msglen;
 
 		if (n < 0)
 			return;
+		d.t0 = lb_now_us();
+		d.in = (uint64_t)n;
 		if (lb.file) {	/* afresh for each datagram; what fits in one */
 			int f = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 			if (f < 0) {
@@ -539,12 +548,9 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 			r = buf;
 		}
 		if (w >= 0)
-			w = sendto(l->fd, r, (size_t)w, MSG_DONTWAIT, &p.sa, len);
-		if (lb.verbose) {
-			char a[24], b[24];
-			lb_say(peername(&p), ": ", lb_utoa(a, (uint64_t)n), " bytes in, ", lb_utoa(b, w > 0 ? (uint64_t)w : 0),
-			       " out, ", w < 0 ? lb_strerror(errno) : "ok", NULL);
-		}
+			w = sendto(l->fd, r, (size_t)w, MSG_DONTWAIT, &d.peer.sa, len);
+		d.out = w > 0 ? (uint64_t)w : 0;
+		tell(&d, w < 0 ? lb_strerror(errno) : "ok");
 		if (++admitted == lb.count)
 			stop_listening();
 	}
@@ -572,8 +578,7 @@ static void parse_uids(void)
 		s += n + 1;
 	}
 bad:
-	lb_write(2, lb.name, ": -A ", lb.uids, ": not a list of uids (UID[,UID...], at most 16)\n", NULL);
-	lb_exit(EX_USAGE);
+	lb_die(EX_USAGE, "-A", "not a list of uids (UID[,UID...], at most 16)");
 }
 
 int lo_serve_main(char **argv)
@@ -613,8 +618,7 @@ int lo_serve_main(char **argv)
 	lst.fd = lb_listen(udp ? SOCK_DGRAM : SOCK_STREAM);
 	lst.fn = udp ? on_dgram : on_accept;
 	fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
-	if (!udp)	/* a deeper backlog than SOMAXCONN (musl: 128) for bursts */
-		listen(lst.fd, 4096);
+	listen(lst.fd, 4096);	/* deeper than SOMAXCONN (musl: 128); UDP: a no-op error */
 	char *env[lb.exec ? env_count() + 6 : 1];	/* lives as long as the server */
 	if (lb.exec)
 		env_init(env);
