@@ -7,6 +7,7 @@
 #include "lb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,6 +110,12 @@ int main(int argc, char **argv)
 
 	(void)argc;
 	lb.name = "loopbox";
+	/* A closed 0, 1 or 2 would be taken by our socket, and its bytes read
+	 * as stdin or written as stdout. Fill each hole with /dev/null opened
+	 * the wrong way round, so any use still fails (EBADF), as it would. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_RDONLY : O_WRONLY) != fd)
+			return EX_FAIL;
 	/* A vanished peer is an error we report, not a signal that kills. */
 	signal(SIGPIPE, SIG_IGN);
 	if (!strncmp(name, "loopbox", 7)) {

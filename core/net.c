@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,23 +185,86 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-/* A socket file nobody answers on is stale and goes; a live one is in use. */
+/* Is a listening UNIX socket bound to the file ST? Asked of the kernel
+ * (sock_diag, by the file's inode) rather than by connecting, which a live
+ * one-shot server such as lo-recv would take as its one client. 1 yes,
+ * 0 no, -1 the kernel cannot say (no unix_diag). The netlink structures
+ * are spelled out: musl ships no <linux/...> headers. */
+static int unix_listening(const struct stat *st)
+{
+	struct {
+		uint32_t len;
+		uint16_t type, flags;
+		uint32_t seq, pid;
+		uint8_t family, protocol;
+		uint16_t pad;
+		uint32_t states, ino, show, cookie[2];
+	} q = { sizeof(q), 20 /* SOCK_DIAG_BY_FAMILY */, 0x301 /* REQUEST|DUMP */, 1, 0,
+		AF_UNIX, 0, 0, 1 << 10 /* TCP_LISTEN */, 0, 2 /* UDIAG_SHOW_VFS */, { 0, 0 } };
+	static char buf[8192];
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, 4 /* NETLINK_SOCK_DIAG */);
+	int found = -1;
+	/* the kernel reports its own dev_t (major << 20 | minor), not st_dev */
+	uint32_t kdev = (uint32_t)(major(st->st_dev) << 20 | minor(st->st_dev));
+
+	if (fd < 0)
+		return -1;
+	if (send(fd, &q, sizeof(q), 0) == (ssize_t)sizeof(q)) {
+		for (;;) {
+			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+			if (n <= 0)
+				break;
+			for (char *m = buf; m + 16 <= buf + n;) {
+				uint32_t mlen = *(uint32_t *)m;
+				uint16_t type = *(uint16_t *)(m + 4);
+				if (type == 3 /* DONE */ || type == 2 /* ERROR */) {
+					found = type == 3 ? found < 0 ? 0 : found : -1;
+					goto out;
+				}
+				if (mlen < 16 || m + mlen > buf + n)
+					goto out;
+				/* 16 header bytes, a 16-byte unix_diag_msg, then attributes */
+				for (char *a = m + 32; a + 4 <= m + mlen;) {
+					uint16_t alen = *(uint16_t *)a, atype = *(uint16_t *)(a + 2);
+					if (alen < 4)
+						break;
+					if (atype == 1 /* UNIX_DIAG_VFS */ && alen >= 12 &&
+					    *(uint32_t *)(a + 4) == (uint32_t)st->st_ino &&
+					    *(uint32_t *)(a + 8) == kdev)
+						found = 1;
+					a += (alen + 3) & ~3u;
+				}
+				if (found < 0)
+					found = 0;
+				m += (mlen + 3) & ~3u;
+			}
+		}
+	}
+out:
+	close(fd);
+	return found;
+}
+
+/* A socket file nobody listens on is stale and goes; a live one is in use. */
 static void unix_stale(int type)
 {
 	struct stat st;
 	const char *path = lb.path;
+	int live;
 
 	if (path[0] == '@' || lstat(path, &st))
 		return;
 	if (!S_ISSOCK(st.st_mode))
 		lb_die(EX_FAIL, path, "exists and is not a socket");
-	int fd = xsocket(type);
-	int r = connect(fd, &lb.sa.u.sa, lb.sa.len);
-	close(fd);
-	if (!r)
-		lb_die(EX_FAIL, path, "address already in use (a server answers there)");
-	if (errno == ECONNREFUSED)
-		unlink(path);
+	live = unix_listening(&st);
+	if (live < 0) {		/* the kernel cannot say: knock */
+		int fd = xsocket(type);
+		live = !connect(fd, &lb.sa.u.sa, lb.sa.len) || errno != ECONNREFUSED;
+		close(fd);
+	}
+	if (live)
+		lb_die(EX_FAIL, path, "address already in use (a server listens there)");
+	unlink(path);
 }
 
 static void write_portfile(void)

@@ -130,8 +130,9 @@ int lb_pump(struct lb_pump *p, const char **where)
 			} else {
 				fdone = 1;
 				if (p->shut && shutdown(p->sock, SHUT_WR)) {
+					/* a reset that came first leaves "not connected" */
 					*where = "socket";
-					return errno;
+					return errno == ENOTCONN ? ECONNRESET : errno;
 				}
 			}
 		}
@@ -179,9 +180,13 @@ int lb_pump(struct lb_pump *p, const char **where)
 				k = splice(p->sock, NULL, spl == 1 ? p->out : own[1], NULL, BUFSZ,
 					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 				if (k < 0 && errno == EAGAIN && spl == 1) {
-					/* the pipe is full: wait for its reader, not the socket */
+					/* the pipe is full: wait for its reader, not the socket;
+					 * a reader stalled for -t is idleness too */
 					struct pollfd po = { p->out, POLLOUT, 0 };
-					poll(&po, 1, -1);
+					if (!poll(&po, 1, (int)lb.idle_ms)) {
+						*where = "idle";
+						return ETIMEDOUT;
+					}
 					continue;
 				}
 				if (k < 0 && errno == EINVAL)
