@@ -332,6 +332,22 @@ t_exec_unix()
 	end
 }
 
+t_unix_path()
+{
+	begin "-U PATH: served, a second server there is refused, the file is gone after SIGTERM"
+	rm -f "$T/vout" "$T/verr"
+	lb lo-serve -U "$T/s.sock" -m pong >"$T/vout" 2>"$T/verr" &
+	SPID=$!
+	wait_unix "$T/s.sock" || { problem "no listener: $(oneline "$T/verr")"; end; return; }
+	LPID=$(kid "$SPID")
+	lb lo-send -U "$T/s.sock" -m ping >"$T/out" 2>"$T/err"; rc_is 0 $? lo-send "$T/err"
+	content "$T/out" pong
+	lb lo-serve -U "$T/s.sock" -m two >/dev/null 2>"$T/err2"; rc_is 1 $? "second lo-serve" "$T/err2"
+	serve_stop; rc_is 0 "$SRC" lo-serve "$T/verr"
+	[ -e "$T/s.sock" ] && problem "socket file left behind"
+	end
+}
+
 # ---- limits and stopping ----
 
 t_count()
@@ -636,6 +652,7 @@ t_exec_many
 t_exec_unread
 t_exec_missing
 t_exec_unix
+t_unix_path
 t_count
 t_sigterm
 t_sigint
