@@ -61,9 +61,12 @@ $(BUILD)/.config: FORCE
 $(BUILD)/applets.h: $(BUILD)/.config
 	$(call say,GEN,$@)printf '$(foreach a,$(applets-y),APPLET($(basename $(notdir $(a))), "$(subst _,-,$(basename $(notdir $(a))))")\n)' | sed 's/^ //' > $@
 
-$(BUILD)/%.o: %.c core/lb.h core/loop.h $(BUILD)/applets.h $(BUILD)/.config
+# -MMD: each object depends on the headers it includes (obj/*.d).
+$(BUILD)/%.o: %.c $(BUILD)/applets.h $(BUILD)/.config
 	@mkdir -p $(dir $@)
-	$(call say,CC,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(BOBJS:.o=.d)
 
 loopbox: $(BOBJS) $(BUILD)/.config
 	$(call say,LD,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) $(LDFLAGS) $(LB_LDFLAGS) -o $@ $(BOBJS)

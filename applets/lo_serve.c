@@ -623,7 +623,6 @@ int lo_serve_main(char **argv)
 	lst.fd = lb_listen(udp ? SOCK_DGRAM : SOCK_STREAM);
 	lst.fn = udp ? on_dgram : on_accept;
 	fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
-	listen(lst.fd, 4096);	/* deeper than SOMAXCONN (musl: 128); UDP: a no-op error */
 	char *env[lb.exec ? env_count() + 6 : 1];	/* lives as long as the server */
 	if (lb.exec)
 		env_init(env);

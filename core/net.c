@@ -318,7 +318,9 @@ int lb_listen(int type)
 		signal(SIGTERM, on_signal);
 		signal(SIGHUP, on_signal);
 	}
-	if (type == SOCK_STREAM && listen(fd, SOMAXCONN))
+	/* deep: lo-serve -n keeps the waiting clients here (the kernel caps it
+	 * at somaxconn; musl's SOMAXCONN says 128) */
+	if (type == SOCK_STREAM && listen(fd, 4096))
 		lb_net_die(errno, lb_addrstr(&lb.sa));
 	if (fam != AF_UNIX) {
 		socklen_t len = lb.sa.len;

@@ -91,7 +91,7 @@ static const unsigned char errnum[] = {
 	EPIPE, ENAMETOOLONG, ELOOP, ENOEXEC, E2BIG, ENOTSOCK, EPROTONOSUPPORT,
 	EAFNOSUPPORT, EADDRINUSE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH,
 	ECONNABORTED, ECONNRESET, ENOBUFS, ENOTCONN, ETIMEDOUT, ECONNREFUSED,
-	EHOSTUNREACH, EDQUOT, EMSGSIZE, ENODEV, ENXIO, ECHILD, ESRCH
+	EHOSTUNREACH, EDQUOT, EMSGSIZE, ENODEV, ENXIO, ECHILD, ESRCH, ESPIPE
 };
 static const char errtxt[] =
 	"operation not permitted\0"
@@ -136,7 +136,8 @@ static const char errtxt[] =
 	"no such device\0"
 	"no such device or address\0"
 	"no child processes\0"
-	"no such process\0";
+	"no such process\0"
+	"illegal seek\0";
 
 const char *lb_strerror(int err)
 {
