@@ -610,11 +610,6 @@ int lo_serve_main(char **argv)
 			lb_die_errno(EX_FAIL, lb.file);
 		close(fd);
 	}
-	/* 0, 1 and 2 open, so that no socket lands there (a child's stdin) */
-	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd < 3)
-		;
-	if (fd >= 0)
-		close(fd);
 	if (lb.file)
 		spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nuids)
