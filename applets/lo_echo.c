@@ -97,8 +97,7 @@ struct check {
 	char addr[120], note[160];
 };
 
-/* OPT(c) folded at compile time: no call to lb_optbit */
-#define O(c) (1ull << (__builtin_strchr(LB_LETTERS, c) - LB_LETTERS))
+#define O(c) OPT(c)		/* short, for the option tables below */
 #define BIG (1u << 20)		/* bulk and server buffers */
 static int tmo = 2000;		/* ms a client waits for an echo */
 static char ob[8192];		/* stdout, written at once */
