@@ -18,7 +18,10 @@ endif
 
 PREFIX ?= /usr/local
 BUILD ?= obj
-CFLAGS ?= -Os
+# -Oz where the compiler has it (gcc 12, clang): 700 bytes under -Os here
+ifeq ($(origin CFLAGS),undefined)
+  CFLAGS := $(shell $(CC) -Oz -E -x c /dev/null >/dev/null 2>&1 && echo -Oz || echo -Os)
+endif
 LDFLAGS ?=
 SAN ?=
 
@@ -31,8 +34,10 @@ ifeq ($(SAN),1)
 else
   # noseparate-code and norelro: no page-alignment padding between the
   # segments (-6 KB on a 30 KB binary); a static binary has no GOT worth
-  # a read-only page.
-  LB_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none -s
+  # a read-only page. common-page-size=64: the data right after the code in
+  # the file, not moved to the next page boundary (up to 4 KB of padding).
+  LB_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro \
+	-Wl,-z,common-page-size=64 -Wl,--build-id=none -s
 endif
 
 OBJS := $(core-y) $(applets-y)
@@ -68,8 +73,13 @@ $(BUILD)/%.o: %.c $(BUILD)/applets.h $(BUILD)/.config
 
 -include $(BOBJS:.o=.d)
 
-loopbox: $(BOBJS) $(BUILD)/.config
+# Linked in $(BUILD), then copied: ./loopbox is always the last build's,
+# whichever BUILD directory (and configuration) that was.
+$(BUILD)/loopbox: $(BOBJS) $(BUILD)/.config
 	$(call say,LD,$@)$(CC) $(CFLAGS) $(LB_CFLAGS) $(LDFLAGS) $(LB_LDFLAGS) -o $@ $(BOBJS)
+
+loopbox: $(BUILD)/loopbox FORCE
+	@cmp -s $< $@ || cp $< $@
 
 # The core without main(), for the C unit tests.
 $(BUILD)/unit: tests/unit.c $(filter-out $(BUILD)/core/main.o,$(addprefix $(BUILD)/,$(core-y)))
