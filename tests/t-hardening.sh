@@ -406,3 +406,14 @@ else
 fi
 wait "$spid"; rc_is 0 $? lo-serve "$T/eerr"
 end
+
+# ---- what the fuzzers found, through the binary ----
+
+# tests/fuzz/corpus/num/regress-secs-86400.5: lb_secs took 86400.5 s
+for a in "lo-recv -p 0 -t 86400.5" "lo-send -p 9 -w 86400.001 -m x"; do
+	begin "$a: over 86400 s is a usage error (exit 2)"
+	# (taken, it would listen or retry: 2 s is plenty for a usage error)
+	timeout -k 1 2 "$LOOPBOX" $a >/dev/null 2>"$T/err" </dev/null; rc_is 2 $? "${a%% *}" "$T/err"
+	has "$T/err" "not a time in seconds"
+	end
+done
