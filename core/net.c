@@ -139,10 +139,12 @@ int lb_lo_state(int family)
 			a.u.in6.sin6_addr = in6addr_loopback;
 	}
 	a.u.in.sin_port = 0;
+	/* Only the kernel's own "no such address" (or, for ::1, "no IPv6")
+	 * is a verdict; out of descriptors or memory says nothing about lo. */
 	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return family == AF_INET6 ? 3 : 2;
-	if (bind(fd, &a.u.sa, family == AF_INET ? sizeof(a.u.in) : sizeof(a.u.in6)))
+		return family == AF_INET6 && errno == EAFNOSUPPORT ? 3 : 0;
+	if (bind(fd, &a.u.sa, family == AF_INET ? sizeof(a.u.in) : sizeof(a.u.in6)) && errno == EADDRNOTAVAIL)
 		st = family == AF_INET6 ? 3 : 2;
 	close(fd);
 	return st;

@@ -244,7 +244,8 @@ long lb_secs(const char *s)
 		if (!i && !n)
 			return -1;
 	}
-	return (long)(whole * 1000 + ms);
+	whole = whole * 1000 + ms;
+	return whole > 86400000 ? -1 : (long)whole;	/* at most a day, exactly */
 }
 
 uint64_t lb_now_us(void)
