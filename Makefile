@@ -95,6 +95,17 @@ bench: loopbox
 test: loopbox $(BUILD)/unit
 	$(Q)BUILD=$(BUILD) APPLETS="$(APPLETS)" bash tests/run
 
+# Hardening and tiny images (see tests/fuzz, tests/cross, tests/initramfs).
+FUZZ_S ?= 60
+fuzz:
+	bash tests/fuzz/run $(FUZZ_S)
+
+test-cross:
+	bash tests/cross/run $(or $(ARCH),aarch64)
+
+test-initramfs:
+	bash tests/initramfs/run
+
 install: loopbox
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 loopbox $(DESTDIR)$(PREFIX)/bin/loopbox
@@ -110,6 +121,6 @@ sizes:
 	done; $(MAKE) -s loopbox >/dev/null
 
 clean:
-	rm -rf $(BUILD) obj-sizes loopbox
+	rm -rf $(BUILD) obj-sizes tests/fuzz/build loopbox
 
-.PHONY: all run bench test install sizes clean FORCE
+.PHONY: all run bench test fuzz test-cross test-initramfs install sizes clean FORCE
