@@ -92,6 +92,11 @@ run: loopbox
 bench: loopbox
 	bash bench/run
 
+# What each symbol gained or lost since BASE (default HEAD): see the cost
+# of a change before it lands.
+bloatcheck:
+	bash bench/bloatcheck $(or $(BASE),HEAD)
+
 test: loopbox $(BUILD)/unit
 	$(Q)BUILD=$(BUILD) APPLETS="$(APPLETS)" bash tests/run
 
@@ -123,4 +128,4 @@ sizes:
 clean:
 	rm -rf $(BUILD) obj-sizes tests/fuzz/build loopbox
 
-.PHONY: all run bench test fuzz test-cross test-initramfs install sizes clean FORCE
+.PHONY: all run bench bloatcheck test fuzz test-cross test-initramfs install sizes clean FORCE
