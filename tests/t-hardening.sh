@@ -316,13 +316,14 @@ for e in errors[:5]:
     print(e, file=sys.stderr)
 EOF
 nfd() { ls /proc/"$1"/fd 2>/dev/null | wc -l; }
+rss() { awk '/^VmRSS/ { print $2 }' /proc/"$1"/status 2>/dev/null; }
 
 # t_soak MODE NAME ARGS...: the server ARGS, $SOAK_N clients for $SOAK s
 t_soak()
 {
 	local mode=$1 name=$2 spid lpid base after ok bad i
 	shift 2
-	begin "$name under $SOAK_N concurrent clients for ${SOAK}s: every reply right, descriptors back to baseline"
+	begin "$name under $SOAK_N concurrent clients for ${SOAK}s: every reply right, RSS flat, descriptors back to baseline"
 	rm -f "$T/sport"
 	lb "$@" -p 0 -P "$T/sport" >/dev/null 2>"$T/soakerr" &
 	spid=$!
@@ -332,7 +333,17 @@ t_soak()
 	lpid=$(kid "$spid")
 	base=$(nfd "$lpid")
 	timeout -k 3 $((SOAK + 40)) python3 "$T/soak.py" "$mode" "$(cat "$T/sport")" "$SOAK_N" "$SOAK" \
-		>"$T/soakout" 2>"$T/soakperr"; rc_is 0 $? soak.py "$T/soakperr"
+		>"$T/soakout" 2>"$T/soakperr" &
+	local ppid=$! r1 r2
+	# RSS flat: sampled once the clients are all in, and again near the end
+	sleep $((SOAK / 3 + 1))
+	r1=$(rss "$lpid")
+	sleep $((SOAK - SOAK / 3 - 2))
+	r2=$(rss "$lpid")
+	wait "$ppid"; rc_is 0 $? soak.py "$T/soakperr"
+	[ -n "$r1" ] && [ -n "$r2" ] && [ $((r2 - r1)) -le 512 ] ||
+		problem "RSS grew during the soak: ${r1:-?} kB, then ${r2:-?} kB"
+	echo "# $name: RSS ${r1:-?} kB after $((SOAK / 3 + 1)) s, ${r2:-?} kB after $((SOAK - 1)) s"
 	read -r ok bad <"$T/soakout"
 	[ "${bad:-x}" = 0 ] || problem "$bad wrong or failed round trips ($ok right): $(oneline "$T/soakperr")"
 	[ "${ok:-0}" -ge "$SOAK_N" ] || problem "only ${ok:-0} round trips"
