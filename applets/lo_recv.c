@@ -31,7 +31,7 @@ int lo_recv_main(char **argv)
 
 	int out = 1;
 	if (lb.out) {
-		out = open(lb.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		out = lb_open(lb.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 		if (out < 0)
 			lb_die_errno(EX_FAIL, lb.out);
 	}

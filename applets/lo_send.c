@@ -31,7 +31,7 @@ int lo_send_main(char **argv)
 	int fds[n ? n : 1];
 	for (int i = 0; i < lb.nargs; i++) {
 		const char *f = lb.args[i];
-		fds[i] = strcmp(f, "-") ? open(f, O_RDONLY | O_CLOEXEC) : 0;
+		fds[i] = strcmp(f, "-") ? lb_open(f, O_RDONLY | O_CLOEXEC, 0) : 0;
 		if (fds[i] < 0)
 			lb_die_errno(EX_FAIL, f);
 	}

@@ -12,6 +12,9 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 #include <sys/un.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 enum {
 	EX_OK = 0,	/* the job was done */
@@ -121,6 +124,37 @@ struct lb_pump {
 int lb_pump(struct lb_pump *p, const char **where);
 void lb_report(struct lb_pump *p);
 _Noreturn void lb_pump_die(struct lb_pump *p, int err, const char *where);
+
+/* ---- system calls and strings, without libc's wrappers ----
+ * musl's open, socket, accept4, pipe2, fcntl and mmap carry emulations for
+ * kernels older than 2.6.27 (or checks loopbox never needs), and strchr,
+ * stpcpy, strcat and strrchr are word-at-a-time: about 1.5 KB together in
+ * a 40 KB binary. loopbox needs a newer kernel anyway (splice, statx). */
+static inline int lb_open(const char *path, int flags, int mode)
+{
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags | O_LARGEFILE, mode);
+}
+static inline int lb_socket(int family, int type, int proto)
+{
+	return (int)syscall(SYS_socket, family, type, proto);
+}
+static inline int lb_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	return (int)syscall(SYS_accept4, fd, sa, len, flags);
+}
+static inline int lb_pipe2(int fd[2], int flags)
+{
+	return (int)syscall(SYS_pipe2, fd, flags);
+}
+static inline int lb_fcntl(int fd, int cmd, long arg)
+{
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+void *lb_mmap(size_t len);		/* anonymous, read-write; NULL on failure */
+void lb_signal(int sig, void (*fn)(int));	/* sigaction, no flags */
+char *lb_strchr(const char *s, int c);
+char *lb_strrchr(const char *s, int c);
+char *lb_stpcpy(char *dst, const char *src);	/* returns the end of dst */
 
 /* ---- the applet table (generated from Kbuild) ---- */
 struct lb_applet {

@@ -41,17 +41,14 @@ static uint64_t now_ms(void)
 void lb_loop_init(void)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGCHLD };
-	struct sigaction sa;
 	sigset_t block;
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		lb_die_errno(EX_FAIL, "epoll");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sig;
 	sigemptyset(&block);
 	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sigaction(sigs[i], &sa, NULL);
+		lb_signal(sigs[i], on_sig);
 		sigaddset(&block, sigs[i]);
 	}
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
@@ -176,8 +173,8 @@ void *lb_loop_new(size_t size)
 		freed = *(void **)p;
 	} else {
 		if (next_slot == end_slot) {
-			p = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (p == MAP_FAILED)
+			p = lb_mmap(1 << 16);
+			if (!p)
 				return NULL;
 			next_slot = p;
 			end_slot = next_slot + ((1 << 16) / slot) * slot;

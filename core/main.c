@@ -37,7 +37,7 @@ static const char help[] =
 
 static const char *base(const char *s)
 {
-	const char *p = strrchr(s, '/');
+	const char *p = lb_strrchr(s, '/');
 	return p ? p + 1 : s;
 }
 
@@ -62,7 +62,7 @@ static int install(char **argv, const char *argv0)
 	if (!dir || argv[sym + 1])
 		lb_die(EX_USAGE, "--install", "usage: loopbox --install [-s] DIR");
 	const char *src = self(argv0, exe, sizeof(exe));
-	if (!sym && !strchr(src, '/'))
+	if (!sym && !lb_strchr(src, '/'))
 		lb_die(EX_FAIL, "--install", "cannot find the loopbox binary (mount /proc)");
 	for (size_t i = 0; i < NAPPLETS; i++) {
 		size_t n = strlen(dir);
@@ -70,7 +70,7 @@ static int install(char **argv, const char *argv0)
 			lb_die(EX_USAGE, dir, "path too long");
 		memcpy(dst, dir, n);
 		dst[n] = '/';
-		strcpy(dst + n + 1, applets[i].name);
+		lb_stpcpy(dst + n + 1, applets[i].name);
 		if (unlink(dst) && errno != ENOENT)
 			lb_die_errno(EX_FAIL, dst);
 		if (sym ? symlink(src, dst) : link(src, dst))
@@ -114,10 +114,10 @@ int main(int argc, char **argv)
 	 * as stdin or written as stdout. Fill each hole with /dev/null opened
 	 * the wrong way round, so any use still fails (EBADF), as it would. */
 	for (int fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_RDONLY : O_WRONLY) != fd)
+		if (lb_fcntl(fd, F_GETFD, 0) < 0 && lb_open("/dev/null", fd ? O_RDONLY : O_WRONLY, 0) != fd)
 			return EX_FAIL;
 	/* A vanished peer is an error we report, not a signal that kills. */
-	signal(SIGPIPE, SIG_IGN);
+	lb_signal(SIGPIPE, SIG_IGN);
 	if (!strncmp(name, "loopbox", 7)) {
 		int r = multi(argv);
 		if (r >= 0)

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,7 +79,7 @@ const char *lb_addrstr(const struct lb_addr *a)
 		if (n && !buf[0])
 			buf[0] = '@';
 		if (!n)
-			strcpy(buf, "unix");
+			lb_stpcpy(buf, "unix");
 		return buf;
 	}
 	/* by hand: musl's inet_ntop pulls in snprintf, ~10 KB of printf */
@@ -96,7 +95,7 @@ const char *lb_addrstr(const struct lb_addr *a)
 		const unsigned char *b = a->u.in6.sin6_addr.s6_addr;
 		*p++ = '[';
 		if (IN6_IS_ADDR_LOOPBACK(&a->u.in6.sin6_addr)) {
-			strcpy(p, "::1");
+			lb_stpcpy(p, "::1");
 			p += 3;
 		} else {
 			for (int i = 0; i < 16; i += 2) {	/* uncompressed */
@@ -120,10 +119,10 @@ int lb_lo_state(int family)
 {
 	struct ifreq ifr;
 	struct lb_addr a = lb.sa;
-	int st = 0, fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int st = 0, fd = lb_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
+	lb_stpcpy(ifr.ifr_name, "lo");
 	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr) && !(ifr.ifr_flags & IFF_UP))
 		st = 1;
 	if (fd >= 0)
@@ -141,7 +140,7 @@ int lb_lo_state(int family)
 	a.u.in.sin_port = 0;
 	/* Only the kernel's own "no such address" (or, for ::1, "no IPv6")
 	 * is a verdict; out of descriptors or memory says nothing about lo. */
-	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = lb_socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return family == AF_INET6 && errno == EAFNOSUPPORT ? 3 : 0;
 	if (bind(fd, &a.u.sa, family == AF_INET ? sizeof(a.u.in) : sizeof(a.u.in6)) && errno == EADDRNOTAVAIL)
@@ -168,7 +167,7 @@ _Noreturn void lb_net_die(int err, const char *what)
 
 static int xsocket(int type)
 {
-	int fd = socket(lb.sa.u.sa.sa_family, type | SOCK_CLOEXEC, 0);
+	int fd = lb_socket(lb.sa.u.sa.sa_family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		lb_net_die(errno, lb_addrstr(&lb.sa));
 	return fd;
@@ -183,16 +182,29 @@ static void unix_unlink(void)
 static void on_signal(int sig)
 {
 	unix_unlink();
-	signal(sig, SIG_DFL);
-	raise(sig);
+	lb_signal(sig, SIG_DFL);
+	kill(getpid(), sig);
 }
+
+/* What statx(2) says of a file, as far as loopbox asks: musl's lstat goes
+ * through fstatat and its /proc fallback (800 B), and musl 1.2.3 has no
+ * statx(). The layout is the kernel's, the same on every architecture. */
+struct lb_statx {
+	uint32_t mask, blksize;
+	uint64_t attributes;
+	uint32_t nlink, uid, gid;
+	uint16_t mode, pad;
+	uint64_t ino, size, blocks, attributes_mask, times[8];
+	uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+	uint64_t spare[14];
+};
 
 /* Is a listening UNIX socket bound to the file ST? Asked of the kernel
  * (sock_diag, by the file's inode) rather than by connecting, which a live
  * one-shot server such as lo-recv would take as its one client. 1 yes,
  * 0 no, -1 the kernel cannot say (no unix_diag). The netlink structures
  * are spelled out: musl ships no <linux/...> headers. */
-static int unix_listening(const struct stat *st)
+static int unix_listening(const struct lb_statx *st)
 {
 	struct {
 		uint32_t len;
@@ -204,10 +216,10 @@ static int unix_listening(const struct stat *st)
 	} q = { sizeof(q), 20 /* SOCK_DIAG_BY_FAMILY */, 0x301 /* REQUEST|DUMP */, 1, 0,
 		AF_UNIX, 0, 0, 1 << 10 /* TCP_LISTEN */, 0, 2 /* UDIAG_SHOW_VFS */, { 0, 0 } };
 	static char buf[8192];
-	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, 4 /* NETLINK_SOCK_DIAG */);
+	int fd = lb_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, 4 /* NETLINK_SOCK_DIAG */);
 	int found = -1;
-	/* the kernel reports its own dev_t (major << 20 | minor), not st_dev */
-	uint32_t kdev = (uint32_t)(major(st->st_dev) << 20 | minor(st->st_dev));
+	/* the kernel reports its own dev_t (major << 20 | minor) */
+	uint32_t kdev = st->dev_major << 20 | st->dev_minor;
 
 	if (fd < 0)
 		return -1;
@@ -231,7 +243,7 @@ static int unix_listening(const struct stat *st)
 					if (alen < 4)
 						break;
 					if (atype == 1 /* UNIX_DIAG_VFS */ && alen >= 12 &&
-					    *(uint32_t *)(a + 4) == (uint32_t)st->st_ino &&
+					    *(uint32_t *)(a + 4) == (uint32_t)st->ino &&
 					    *(uint32_t *)(a + 8) == kdev)
 						found = 1;
 					a += (alen + 3) & ~3u;
@@ -250,13 +262,14 @@ out:
 /* A socket file nobody listens on is stale and goes; a live one is in use. */
 static void unix_stale(int type)
 {
-	struct stat st;
+	struct lb_statx st;
 	const char *path = lb.path;
 	int live;
 
-	if (path[0] == '@' || lstat(path, &st))
+	if (path[0] == '@' || syscall(SYS_statx, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW,
+				      0x101 /* STATX_TYPE | STATX_INO */, &st))
 		return;
-	if (!S_ISSOCK(st.st_mode))
+	if (!S_ISSOCK(st.mode))
 		lb_die(EX_FAIL, path, "exists and is not a socket");
 	live = unix_listening(&st);
 	if (live < 0) {		/* the kernel cannot say: knock */
@@ -278,9 +291,9 @@ static void write_portfile(void)
 	if (n + 16 > sizeof(tmp))
 		lb_die(EX_USAGE, lb.portfile, "path too long");
 	memcpy(tmp, lb.portfile, n);
-	strcpy(tmp + n, ".tmp.");
+	lb_stpcpy(tmp + n, ".tmp.");
 	lb_utoa(tmp + n + 5, (uint64_t)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = lb_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	p = lb_utoa(num, (uint64_t)lb.port);
 	n = strlen(p);
 	p[n++] = '\n';
@@ -316,9 +329,9 @@ int lb_listen(int type)
 	if (fam == AF_UNIX && lb.path[0] != '@') {
 		unix_owned = lb.path;
 		lb_atexit(unix_unlink);
-		signal(SIGINT, on_signal);
-		signal(SIGTERM, on_signal);
-		signal(SIGHUP, on_signal);
+		lb_signal(SIGINT, on_signal);
+		lb_signal(SIGTERM, on_signal);
+		lb_signal(SIGHUP, on_signal);
 	}
 	/* deep: lo-serve -n keeps the waiting clients here (the kernel caps it
 	 * at somaxconn; musl's SOMAXCONN says 128) */
@@ -336,11 +349,10 @@ int lb_listen(int type)
 	return fd;
 }
 
+/* A pause between retries; a signal may end it early (the callers loop). */
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	poll(NULL, 0, (int)ms);
 }
 
 int lb_connect(int type)
@@ -384,7 +396,7 @@ int lb_accept(int lfd, struct lb_addr *peer)
 		if (r < 0)
 			continue;
 		peer->len = sizeof(peer->u);
-		int fd = accept4(lfd, &peer->u.sa, &peer->len, SOCK_CLOEXEC);
+		int fd = lb_accept4(lfd, &peer->u.sa, &peer->len, SOCK_CLOEXEC);
 		if (fd >= 0)
 			return fd;
 		if (errno == EMFILE || errno == ENFILE)

@@ -44,7 +44,7 @@ static const char common[] =
 
 int lb_optbit(int c)
 {
-	const char *p = strchr(LB_LETTERS, c);
+	const char *p = lb_strchr(LB_LETTERS, c);
 	return p && c ? (int)(p - LB_LETTERS) : 63;
 }
 
@@ -52,8 +52,8 @@ static void usage(const char *text, const char *opts)
 {
 	lb_write(1, text, NULL);
 	for (const char *l = common; *l;) {
-		const char *e = strchr(l, '\n') + 1;
-		if (strchr(opts, l[2]))
+		const char *e = lb_strchr(l, '\n') + 1;
+		if (lb_strchr(opts, l[2]))
 			if (write(1, l, e - l) < 0)
 				break;
 		l = e;
@@ -139,7 +139,7 @@ void lb_parse(char **argv, const char *opts, const char *longw, const char *text
 			int bit = lb_optbit(*c);
 			char opt[3] = { '-', *c, 0 };
 
-			if (bit == 63 || !strchr(opts, *c))
+			if (bit == 63 || !lb_strchr(opts, *c))
 				bad(opt, NULL, "unknown option (see --help)");
 			if (*c == 'h')
 				usage(text, opts);

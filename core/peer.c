@@ -48,7 +48,7 @@ static int nl = -1;
 void lb_peer_init(void)
 {
 	if (nl < 0)
-		nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NL_SOCK_DIAG);
+		nl = lb_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NL_SOCK_DIAG);
 }
 
 /* The address bytes of A (4 or 16 of them: *LEN) */
@@ -158,7 +158,7 @@ static int by_proc(const struct lb_addr *me, const struct lb_addr *pe, unsigned 
 {
 	char want_l[48], want_r[48], buf[4096];
 	size_t have = 0;
-	int r = -1, fd = open(me->u.sa.sa_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", O_RDONLY | O_CLOEXEC);
+	int r = -1, fd = lb_open(me->u.sa.sa_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", O_RDONLY | O_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -1;
@@ -171,7 +171,7 @@ static int by_proc(const struct lb_addr *me, const struct lb_addr *pe, unsigned 
 		have += (size_t)n;
 		buf[have] = 0;
 		char *l = buf, *e;
-		while ((e = strchr(l, '\n'))) {
+		while ((e = lb_strchr(l, '\n'))) {
 			*e = 0;
 			if (!proc_line(l, want_l, want_r, uid)) {
 				r = 0;

@@ -17,7 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define BUFSZ (1 << 20)
@@ -57,6 +57,13 @@ static void progress(struct lb_pump *p, int final)
 		 final ? "\n" : "", NULL);
 }
 
+/* isatty(2) without musl's wrapper */
+static int tty2(void)
+{
+	struct winsize w;
+	return !ioctl(2, TIOCGWINSZ, &w);
+}
+
 void lb_report(struct lb_pump *p)
 {
 	char a[24], b[24], t[24], r[24];
@@ -65,7 +72,7 @@ void lb_report(struct lb_pump *p)
 
 	if (!lb.verbose || lb_quiet())
 		return;
-	if (lb.verbose > 1 || isatty(2))
+	if (lb.verbose > 1 || tty2())
 		progress(p, 1);
 	lb_say("sent ", lb_utoa(a, p->sent), " bytes, received ", lb_utoa(b, p->rcvd), " bytes in ",
 	       lb_fixed(t, dt, 1000000, 3), " s (", lb_fixed(r, moved, dt ? (unsigned)dt : 1, 1),
@@ -96,23 +103,22 @@ int lb_pump(struct lb_pump *p, const char **where)
 	const char *fb = p->msg;	/* bytes waiting to go into the socket */
 	size_t flen = p->msg ? p->msglen : 0;
 	int cur = 0, fdone = 0, rdone = 0, heard = 0;
-	int live = lb.verbose && !lb_quiet() && isatty(2);
+	int live = lb.verbose && !lb_quiet() && tty2();
 	/* Socket to output without a copy through user space: spliced into
 	 * the output when it is a pipe (spl 1), else through a pipe of our own
 	 * (spl 2; 3.0 against 2.4 GB/s into /dev/null); 0: recv and write. */
 	static int own[2] = { -1, -1 };
 	int spl = 1, ospl = 1;
-	struct stat st;
 
-	if (fstat(p->out, &st) || !S_ISFIFO(st.st_mode))
-		spl = own[0] >= 0 || !pipe2(own, O_CLOEXEC) ? 2 : 0;
+	if (lb_fcntl(p->out, F_GETPIPE_SZ, 0) < 0)	/* not a pipe */
+		spl = own[0] >= 0 || !lb_pipe2(own, O_CLOEXEC) ? 2 : 0;
 	/* A 1 MiB pipe on either side halves the wake-ups: measured 2.5 GB/s
 	 * from cat's pipe against 1.5 with 64 KiB (where splicing that pipe
 	 * into the socket managed 1.8-2.0). Not ours to grow? It stays as is. */
 	for (int i = 0; i < p->nfiles; i++)
-		fcntl(p->files[i], F_SETPIPE_SZ, BUFSZ);
+		lb_fcntl(p->files[i], F_SETPIPE_SZ, BUFSZ);
 	if (spl)
-		fcntl(spl == 1 ? p->out : own[1], F_SETPIPE_SZ, BUFSZ);
+		lb_fcntl(spl == 1 ? p->out : own[1], F_SETPIPE_SZ, BUFSZ);
 	p->t0 = lb_now_us();
 	for (;;) {
 		struct pollfd pf[2];
@@ -230,27 +236,23 @@ int lb_pump(struct lb_pump *p, const char **where)
 /* The one way a transfer fails: name the side, the cause, the counts. */
 _Noreturn void lb_pump_die(struct lb_pump *p, int err, const char *where)
 {
-	char why[200], a[24], b[24], t[24];
+	char why[200], t[24], *e;
 	int code = EX_FAIL;
 	const char *what = lb_addrstr(&lb.sa);
 
 	if (!strcmp(where, "idle")) {
 		code = EX_TIME;
 		what = "idle timeout";
-		strcpy(why, "nothing moved for ");
-		strcat(why, lb_fixed(t, (uint64_t)lb.idle_ms, 1000, 3));
-		strcat(why, " s");
+		e = lb_stpcpy(lb_stpcpy(lb_stpcpy(why, "nothing moved for "),
+			lb_fixed(t, (uint64_t)lb.idle_ms, 1000, 3)), " s");
 	} else {
 		if (!strcmp(where, "output"))
 			what = p->outname;
 		else if (!strcmp(where, "input"))
 			what = p->inname;
-		strcpy(why, lb_strerror(err));
+		e = lb_stpcpy(why, lb_strerror(err));
 	}
-	strcat(why, " (");
-	strcat(why, lb_utoa(a, p->sent));
-	strcat(why, " bytes sent, ");
-	strcat(why, lb_utoa(b, p->rcvd));
-	strcat(why, " received)");
+	e = lb_stpcpy(lb_stpcpy(lb_stpcpy(e, " ("), lb_utoa(t, p->sent)), " bytes sent, ");
+	lb_stpcpy(lb_stpcpy(e, lb_utoa(t, p->rcvd)), " received)");
 	lb_die(code, what, why);
 }

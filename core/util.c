@@ -7,8 +7,10 @@
 #include "lb.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -182,7 +184,7 @@ char *lb_fixed(char *buf, uint64_t n, unsigned div, int digits)
 		*p++ = '.';
 		char frac[24];
 		lb_utoa(frac, v % scale + scale);	/* leading 1 keeps the zeros */
-		strcpy(p, frac + 1);
+		lb_stpcpy(p, frac + 1);
 	}
 	return buf;
 }
@@ -204,7 +206,7 @@ int lb_num(const char *s, uint64_t *out, uint64_t max, int suffixes)
 	if (s == d)
 		return -1;
 	if (suffixes && *s && !s[1]) {
-		const char *u = strchr("KMG", *s & ~0x20);
+		const char *u = lb_strchr("KMG", *s & ~0x20);
 		if (u && *u) {
 			mul = 1ULL << (10 * (u - "KMG" + 1));
 			s++;
@@ -220,7 +222,7 @@ int lb_num(const char *s, uint64_t *out, uint64_t max, int suffixes)
 long lb_secs(const char *s)
 {
 	uint64_t whole = 0, ms = 0;
-	const char *dot = strchr(s, '.');
+	const char *dot = lb_strchr(s, '.');
 	char ip[16];
 	size_t n = dot ? (size_t)(dot - s) : strlen(s);
 
@@ -246,6 +248,48 @@ long lb_secs(const char *s)
 	}
 	whole = whole * 1000 + ms;
 	return whole > 86400000 ? -1 : (long)whole;	/* at most a day, exactly */
+}
+
+void lb_signal(int sig, void (*fn)(int))
+{
+	struct sigaction sa = { .sa_handler = fn };
+	sigaction(sig, &sa, NULL);
+}
+
+void *lb_mmap(size_t len)
+{
+#ifdef SYS_mmap2	/* 32-bit: the offset counts pages */
+	long n = SYS_mmap2;
+#else
+	long n = SYS_mmap;
+#endif
+	void *p = (void *)syscall(n, NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0L);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+char *lb_strchr(const char *s, int c)
+{
+	for (; *s != (char)c; s++)
+		if (!*s)
+			return NULL;
+	return (char *)s;
+}
+
+char *lb_strrchr(const char *s, int c)
+{
+	const char *r = NULL;
+	do
+		if (*s == (char)c)
+			r = s;
+	while (*s++);
+	return (char *)r;
+}
+
+char *lb_stpcpy(char *d, const char *s)
+{
+	while ((*d = *s++))
+		d++;
+	return d;
 }
 
 uint64_t lb_now_us(void)
