@@ -27,7 +27,6 @@
 #include "loop.h"
 #include "peer.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -40,16 +39,13 @@
 
 static const char usage[] =
 	"usage: lo-serve [OPTIONS] -p PORT (-m REPLY | -f FILE | -e PROG [ARGS...])\n\n"
-	"Serve all clients at once: send REPLY or FILE once a client has sent\n"
-	"something or half-closed, drop the rest of its request, close. Or run PROG\n"
-	"(no shell) per client, the connection as its stdin and stdout, with the\n"
-	"UCSPI variables (PROTO, TCPREMOTEIP, ...). SIGTERM or SIGINT: exit 0.\n\n"
-	" -m REPLY send REPLY to each client (-u: to each datagram)\n"
-	" -f FILE  send FILE, read afresh each time\n"
-	" -e PROG  run PROG [ARGS...] per client; comes last\n"
+	"Serve all clients at once. SIGTERM or SIGINT: exit 0.\n\n"
+	" -m REPLY send REPLY once a client speaks or half-closes (-u: per datagram)\n"
+	" -f FILE  the same with FILE, read afresh each time\n"
+	" -e PROG  run PROG [ARGS...] (no shell; last) per client, UCSPI variables set\n"
 	" -c COUNT exit after COUNT connections\n"
 	" -n MAX   at most MAX at once (the rest wait)\n"
-	" -A UIDS  admit only these users' peers (UID[,UID...]); reset others\n";
+	" -A UIDS  admit only peers of these users (UID[,UID...]); reset others\n";
 
 enum { WAIT, SEND, DRAIN };
 
@@ -80,27 +76,27 @@ static uint64_t admitted, live;	/* accepted so far; connections or children now 
 static unsigned uids[16];
 static int nuids;
 static char **envp;		/* -e: environ less inherited UCSPI names, then ours */
-static char vars[5][128];
+static char **ours;		/* -e: our 5 in envp */
 static const char *path = "/usr/local/bin:/bin:/usr/bin";	/* PATH's default */
 static struct conn *kids;	/* -e: connections whose PROG runs */
 static char buf[65536];		/* every client's request lands here, and is dropped */
 
-static const char *peername(const union peer *p)
+/* "127.0.0.1:80", "[::1]:80"; UNIX: "pid 12 uid 0" */
+static const char *peername(const void *sa)
 {
-	static char s[64];
-	char a[24];
+	static char s[48];
+	const union peer *p = sa;
 	struct lb_addr la;
 
-	if (is_unix) {
-		strcpy(s, "pid ");
-		strcat(s, lb_utoa(a, (uint64_t)p->cred.pid));
-		strcat(s, " uid ");
-		strcat(s, lb_utoa(a, p->cred.uid));
-		return s;
+	if (!is_unix) {
+		memcpy(&la.u, sa, sizeof(*p));
+		la.len = sizeof(*p);
+		return lb_addrstr(&la);
 	}
-	memcpy(&la.u, p, sizeof(*p));
-	la.len = sizeof(*p);
-	return lb_addrstr(&la);
+	/* lb_utoa writes at the end of what stpcpy wrote */
+	lb_utoa(stpcpy(s, "pid "), (uint64_t)p->cred.pid);
+	lb_utoa(stpcpy(s + strlen(s), " uid "), p->cred.uid);
+	return s;
 }
 
 static void stop_listening(void)
@@ -112,14 +108,13 @@ static void stop_listening(void)
 	}
 }
 
-/* A connection or a child is over: room for the next one. */
+/* A connection or a child is over: room for the next one (below -n MAX
+ * now, as on_accept takes no more than MAX; on_accept takes the spare back
+ * first, if it was used). A listener gone is no longer paused. */
 static void ended(void)
 {
 	live--;
-	if (lb.file && spare < 0)
-		spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (lst.fd >= 0 && (!lb.max || live < lb.max))
-		lb_loop_resume();
+	lb_loop_resume();
 }
 
 /* -v: "PEER: 4 bytes in, 4 out, 0.001 s, ok" (-e: "PEER: sh: exit 0, ...") */
@@ -167,23 +162,25 @@ static void finish(struct conn *c, const char *verdict, int abort)
 static int reply(struct conn *c)
 {
 	for (;;) {
+		const char *p = buf;	/* what send() is to take, NULL: nothing */
 		ssize_t n;
+
 		if (lb.msg) {
-			if (c->out == msglen)
-				return 1;
-			n = send(c->c.fd, lb.msg + c->out, msglen - c->out, MSG_NOSIGNAL);
+			p = lb.msg + c->out;
+			n = (ssize_t)(msglen - c->out);
 		} else {
 			off_t off = (off_t)c->out;
 			n = sendfile(c->c.fd, c->file, &off, 1 << 20);
-			if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
-				/* a file sendfile cannot read: through the buffer */
-				n = pread(c->file, buf, sizeof(buf), (off_t)c->out);
-				if (n > 0)
-					n = send(c->c.fd, buf, (size_t)n, MSG_NOSIGNAL);
-			}
-			if (!n)
-				return 1;
+			/* a file sendfile cannot read: through the buffer */
+			if (n < 0 && (errno == EINVAL || errno == ENOSYS))
+				n = pread(c->file, buf, sizeof(buf), off);
+			else
+				p = NULL;
 		}
+		if (n > 0 && p)
+			n = send(c->c.fd, p, (size_t)n, MSG_NOSIGNAL);
+		if (!n)
+			return 1;
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		c->out += (uint64_t)n;
@@ -238,47 +235,35 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 	}
 }
 
-/* FILE for a new connection (O_NONBLOCK: a FIFO must not stop the
- * server in open). Out of descriptors, the spare makes room
- * (and accepting pauses until one is free again): a connection once
- * accepted never waits for a descriptor it cannot get. */
+/* FILE for a new client, or -1 said (O_NONBLOCK: a FIFO must not stop
+ * the server in open). Out of descriptors, the spare makes room (and
+ * accepting pauses until one is free again): a connection once accepted
+ * never waits for a descriptor it cannot get. */
 static int open_file(void)
 {
-	int f = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (f < 0 && (errno == EMFILE || errno == ENFILE) && spare >= 0) {
+	int f;
+
+	while ((f = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 &&
+	       (errno == EMFILE || errno == ENFILE) && spare >= 0) {
 		close(spare);
 		spare = -1;
 		lb_loop_pause(&lst, 100);
-		f = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	}
+	if (f < 0)
+		lb_say(lb.file, ": ", lb_strerror(errno), NULL);
 	return f;
 }
 
-static void setvar(int i, const char *name, const char *val)
+/* TCP: the address into S, and its port returned: "[::1]:80" -> "::1",
+ * "80" (from lb_addrstr: inet_ntop would pull printf into the binary). */
+static char *ipport(const void *sa, char *s)
 {
-	size_t n = strlen(name), v = strlen(val);
-	if (n + v >= sizeof(vars[i]))
-		v = sizeof(vars[i]) - 1 - n;
-	memcpy(vars[i], name, n);
-	memcpy(vars[i] + n, val, v);
-	vars[i][n + v] = 0;
-}
-
-/* The address alone, from lb_addrstr ("[::1]:80" -> "::1"): inet_ntop
- * would pull printf into the binary. */
-static const char *ipstr(const void *sa, char *s)
-{
-	struct lb_addr la;
-
-	memcpy(&la.u, sa, sizeof(union peer));
-	la.len = sizeof(union peer);
-	const char *a = lb_addrstr(&la), *e = strrchr(a, ':');
+	const char *a = peername(sa);
 	int v6 = *a == '[';
-	size_t n = (size_t)(e - a) - 2 * (size_t)v6;
+	char *e = strrchr(strcpy(s, a + v6), ':');
 
-	memcpy(s, a + v6, n);
-	s[n] = 0;
-	return s;
+	e[-v6] = 0;	/* ':', or the ']' before it */
+	return e + 1;
 }
 
 static int env_count(void)
@@ -290,34 +275,56 @@ static int env_count(void)
 	return n;
 }
 
-/* ENV has room for environ and our 5 */
+/* ENV has room for environ, our 5 (set by spawn) and the NULL */
 static void env_init(char **env)
 {
 	extern char **environ;
-	static const char *const ours[] = { "PROTO=", "TCPLOCAL", "TCPREMOTE", "UNIXLOCAL", "UNIXREMOTE" };
-	char ip[INET6_ADDRSTRLEN], num[24];
 	int n = 0;
 
 	envp = env;
 	for (char **e = environ; *e; e++) {
-		unsigned i = 0;
+		const char *drop = "PROTO=\0TCPLOCAL\0TCPREMOTE\0UNIXLOCAL\0UNIXREMOTE\0";
+		size_t k;
 		if (!strncmp(*e, "PATH=", 5))
 			path = *e + 5;
-		while (i < 5 && strncmp(*e, ours[i], strlen(ours[i])))
-			i++;
-		if (i == 5)
+		while ((k = strlen(drop)) && strncmp(*e, drop, k))
+			drop += k + 1;
+		if (!k)	/* none of ours */
 			envp[n++] = *e;
 	}
-	for (int i = 0; i < 5; i++)
-		envp[n++] = vars[i];
-	envp[n] = NULL;
+	ours = envp + n;
+	ours[5] = NULL;
+}
+
+/* Our 5 for connection P's PROG: NAME=VALUE for the names in NAMES, one
+ * after another. Rebuilt whole each time, local ones too: a few copies,
+ * beside a vfork and an exec. */
+static void set_ucspi(const union peer *p)
+{
+	static char vars[256];	/* 215 at most: a UNIX path has 107 */
+	char l[48], r[48], n[3][24];
+	const char *names, *val[5];
+	char *v = vars;
+
 	if (is_unix) {
-		setvar(0, "PROTO=UNIX", "");
-		setvar(1, "UNIXLOCALPATH=", lb.path);
+		names = "PROTO=\0UNIXLOCALPATH=\0UNIXREMOTEEUID=\0UNIXREMOTEEGID=\0UNIXREMOTEPID=";
+		val[0] = "UNIX";
+		val[1] = lb.path;
+		val[2] = lb_utoa(n[0], p->cred.uid);
+		val[3] = lb_utoa(n[1], p->cred.gid);
+		val[4] = lb_utoa(n[2], (uint64_t)p->cred.pid);
 	} else {
-		setvar(0, "PROTO=TCP", "");
-		setvar(1, "TCPLOCALIP=", ipstr(&lb.sa.u, ip));
-		setvar(2, "TCPLOCALPORT=", lb_utoa(num, (uint64_t)lb.port));
+		names = "PROTO=\0TCPLOCALIP=\0TCPLOCALPORT=\0TCPREMOTEIP=\0TCPREMOTEPORT=";
+		val[0] = "TCP";
+		val[1] = l;
+		val[2] = ipport(&lb.sa.u, l);
+		val[3] = r;
+		val[4] = ipport(p, r);
+	}
+	for (int i = 0; i < 5; i++) {
+		ours[i] = v;
+		v = stpcpy(stpcpy(v, names), val[i]) + 1;
+		names += strlen(names) + 1;
 	}
 }
 
@@ -358,14 +365,11 @@ static int run(char **argv)
  * no stdio, no exit handlers; only syscalls on our own descriptors. */
 _Noreturn static void child(int fd)
 {
-	static const int sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGCHLD, SIGHUP };
-	struct sigaction sa;
+	static const unsigned char sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGCHLD, SIGHUP };
 	sigset_t none;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+	for (unsigned i = 0; i < sizeof(sigs); i++)
+		signal(sigs[i], SIG_DFL);
 	dup2(fd, 0);
 	dup2(fd, 1);
 	sigemptyset(&none);
@@ -389,18 +393,9 @@ __attribute__((noinline)) static pid_t start(int fd)
  * once PROG exits it ends like the others (see reap). */
 static void spawn(struct conn *c)
 {
-	const union peer *p = &c->peer;
-	char s[INET6_ADDRSTRLEN], num[24];
 	sigset_t all, old;
 
-	if (is_unix) {
-		setvar(2, "UNIXREMOTEEUID=", lb_utoa(num, p->cred.uid));
-		setvar(3, "UNIXREMOTEEGID=", lb_utoa(num, p->cred.gid));
-		setvar(4, "UNIXREMOTEPID=", lb_utoa(num, (uint64_t)p->cred.pid));
-	} else {
-		setvar(3, "TCPREMOTEIP=", ipstr(p, s));
-		setvar(4, "TCPREMOTEPORT=", lb_utoa(num, ntohs(p->in.sin_port)));
-	}
+	set_ucspi(&c->peer);
 	/* no handler may run in the child while it shares our memory */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
@@ -448,16 +443,15 @@ static int allowed(int fd, const union peer *p)
 	unsigned uid;
 	char a[24];
 
-	if (!lb_peer_uid(fd, &uid)) {
-		for (int i = 0; i < nuids; i++)
-			if (uids[i] == uid)
-				return 1;
-	} else {
-		uid = ~0U;
+	if (lb_peer_uid(fd, &uid))
+		uid = ~0U;	/* in no list: parse_uids stops at 2^32-2 */
+	for (int i = 0; i < nuids; i++)
+		if (uids[i] == uid)
+			return 1;
+	if (lb.verbose) {
+		lb_utoa(stpcpy(a, "uid "), uid);
+		lb_say(peername(p), ": refused (", uid == ~0U ? "owner unknown" : a, ")", NULL);
 	}
-	if (lb.verbose)
-		lb_say(peername(p), ": refused (", uid == ~0U ? "owner unknown" : "uid ",
-		       uid == ~0U ? "" : lb_utoa(a, uid), ")", NULL);
 	return 0;
 }
 
@@ -470,19 +464,14 @@ static void admit(int fd, union peer *p)
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &l))
 			memset(&p->cred, 0, sizeof(p->cred));
 	}
-	if (nuids && !allowed(fd, p)) {
-		lb_linger(fd, 1);	/* a reset, before any byte of reply */
-		close(fd);
-		return;
-	}
+	if (nuids && !allowed(fd, p))
+		goto reset;
 	if (++admitted == lb.count)
 		stop_listening();
 	live++;
 	if (!(c = lb_loop_new(sizeof(*c)))) {
-		lb_linger(fd, 1);
-		close(fd);
 		ended();
-		return;
+		goto reset;
 	}
 	c->c.fd = fd;
 	c->c.fn = on_conn;
@@ -492,13 +481,16 @@ static void admit(int fd, union peer *p)
 	if (lb.exec) {
 		spawn(c);
 	} else if (lb.file && (c->file = open_file()) < 0) {
-		lb_say(lb.file, ": ", lb_strerror(errno), NULL);
 		finish(c, lb_strerror(errno), 1);
 	} else {
 		c->ev = EPOLLIN;
 		lb_loop_add(&c->c, EPOLLIN, 1);
 		on_conn(&c->c, EPOLLIN);	/* the request may be there already */
 	}
+	return;
+reset:
+	lb_linger(fd, 1);	/* a reset, before any byte of reply */
+	close(fd);
 }
 
 static void on_accept(struct lb_conn *l, unsigned ev)
@@ -543,11 +535,9 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 		d.t0 = lb_now_us();
 		d.in = (uint64_t)n;
 		if (lb.file) {	/* afresh for each datagram; what fits in one */
-			int f = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-			if (f < 0) {
-				lb_say(lb.file, ": ", lb_strerror(errno), NULL);
+			int f = open_file();	/* no spare here: a plain open */
+			if (f < 0)
 				continue;
-			}
 			w = read(f, buf, 65507);
 			close(f);
 			r = buf;
@@ -596,8 +586,7 @@ int lo_serve_main(char **argv)
 		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
 	int modes = !!lb.msg + !!lb.file + !!lb.exec;
 	if (modes != 1)
-		lb_die(EX_USAGE, modes ? "-m, -f and -e" : "-m REPLY, -f FILE or -e PROG",
-		       modes ? "choose one" : "needed (see --help)");
+		lb_die(EX_USAGE, "-m REPLY, -f FILE or -e PROG", modes ? "only one" : "needed (see --help)");
 	udp = (lb.seen & OPT('u')) != 0;
 	if (udp && (lb.exec || lb.uids))
 		lb_die(EX_USAGE, lb.exec ? "-e" : "-A", "not with -u");
@@ -610,13 +599,11 @@ int lo_serve_main(char **argv)
 			lb_die_errno(EX_FAIL, lb.file);
 		close(fd);
 	}
-	if (lb.file)
-		spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nuids)
 		lb_peer_init();
 	msglen = lb.msg ? strlen(lb.msg) : 0;
-	lst.fd = lb_listen(udp ? SOCK_DGRAM : SOCK_STREAM);
 	lst.fn = udp ? on_dgram : on_accept;
+	lst.fd = lb_listen(udp ? SOCK_DGRAM : SOCK_STREAM);
 	fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
 	char *env[lb.exec ? env_count() + 6 : 1];	/* lives as long as the server */
 	if (lb.exec)
@@ -625,6 +612,7 @@ int lo_serve_main(char **argv)
 	lb_loop_add(&lst, EPOLLIN, 0);
 	for (;;) {
 		int sig = lb_loop_once();
+		uint64_t now = lb_now_us();
 		if (sig == SIGCHLD) {
 			reap();
 		} else if (sig) {
@@ -632,16 +620,12 @@ int lo_serve_main(char **argv)
 				break;
 			/* stop accepting; what is in flight gets a second */
 			stop_listening();
-			deadline = lb_now_us() + 1000000;
+			deadline = now + 1000000;
 		}
-		if (lst.fd < 0 && !live)
+		if ((lst.fd < 0 && !live) || (deadline && now >= deadline))
 			break;
-		if (deadline) {
-			uint64_t now = lb_now_us();
-			if (now >= deadline)
-				break;
+		if (deadline)
 			lb_loop_wake((int)((deadline - now + 999) / 1000));
-		}
 	}
 	return EX_OK;
 }
