@@ -72,7 +72,8 @@ static struct lb_conn lst = { .fd = -1 };
 static size_t msglen;
 static int spare = -1;		/* a descriptor kept for the day they run out */
 static int is_unix;
-static uint64_t admitted, live;	/* accepted so far; connections or children now */
+static uint64_t admitted;	/* accepted so far */
+static unsigned live;		/* connections or children now */
 static unsigned uids[16];
 static int nuids;
 static char **envp;		/* -e: environ less inherited UCSPI names, then ours */
@@ -301,7 +302,7 @@ static void env_init(char **env)
  * beside a vfork and an exec. */
 static void set_ucspi(const union peer *p)
 {
-	static char vars[256];	/* 215 at most: a UNIX path has 107 */
+	static char vars[256];	/* 210 at most, with a UNIX path of 107 */
 	char l[48], r[48], n[3][24];
 	const char *names, *val[5];
 	char *v = vars;
@@ -329,7 +330,8 @@ static void set_ucspi(const union peer *p)
 }
 
 /* execvp(3), small: PROG with a '/' as it is, else in each PATH entry
- * ("" is the current directory). Returns the errno that stopped it. */
+ * ("" is the current directory: PROG alone, as execve takes it there).
+ * Returns the errno that stopped it. */
 static int run(char **argv)
 {
 	char b[4096];
@@ -345,11 +347,10 @@ static int run(char **argv)
 		while (*e && *e != ':')
 			e++;
 		size_t n = (size_t)(e - p);
-		if (n + m + 3 < sizeof(b)) {
-			memcpy(b, n ? p : ".", n ? n : 1);
-			n += !n;
+		if (n + m + 2 < sizeof(b)) {
+			memcpy(b, p, n);
 			b[n] = '/';
-			memcpy(b + n + 1, argv[0], m + 1);
+			memcpy(b + n + !!n, argv[0], m + 1);
 			execve(b, argv, envp);
 			if (errno == EACCES)
 				err = EACCES;
