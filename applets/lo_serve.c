@@ -94,9 +94,9 @@ static const char *peername(const void *sa)
 		la.len = sizeof(*p);
 		return lb_addrstr(&la);
 	}
-	/* lb_utoa writes at the end of what stpcpy wrote */
-	lb_utoa(stpcpy(s, "pid "), (uint64_t)p->cred.pid);
-	lb_utoa(stpcpy(s + strlen(s), " uid "), p->cred.uid);
+	/* lb_utoa writes at the end of what lb_stpcpy wrote */
+	lb_utoa(lb_stpcpy(s, "pid "), (uint64_t)p->cred.pid);
+	lb_utoa(lb_stpcpy(s + strlen(s), " uid "), p->cred.uid);
 	return s;
 }
 
@@ -244,7 +244,7 @@ static int open_file(void)
 {
 	int f;
 
-	while ((f = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 &&
+	while ((f = lb_open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0)) < 0 &&
 	       (errno == EMFILE || errno == ENFILE) && spare >= 0) {
 		close(spare);
 		spare = -1;
@@ -261,7 +261,8 @@ static char *ipport(const void *sa, char *s)
 {
 	const char *a = peername(sa);
 	int v6 = *a == '[';
-	char *e = strrchr(strcpy(s, a + v6), ':');
+	lb_stpcpy(s, a + v6);
+	char *e = lb_strrchr(s, ':');
 
 	e[-v6] = 0;	/* ':', or the ']' before it */
 	return e + 1;
@@ -324,7 +325,7 @@ static void set_ucspi(const union peer *p)
 	}
 	for (int i = 0; i < 5; i++) {
 		ours[i] = v;
-		v = stpcpy(stpcpy(v, names), val[i]) + 1;
+		v = lb_stpcpy(lb_stpcpy(v, names), val[i]) + 1;
 		names += strlen(names) + 1;
 	}
 }
@@ -338,7 +339,7 @@ static int run(char **argv)
 	size_t m = strlen(argv[0]);
 	int err = ENOENT;
 
-	if (strchr(argv[0], '/')) {
+	if (lb_strchr(argv[0], '/')) {
 		execve(argv[0], argv, envp);
 		return errno;
 	}
@@ -370,7 +371,7 @@ _Noreturn static void child(int fd)
 	sigset_t none;
 
 	for (unsigned i = 0; i < sizeof(sigs); i++)
-		signal(sigs[i], SIG_DFL);
+		lb_signal(sigs[i], SIG_DFL);
 	dup2(fd, 0);
 	dup2(fd, 1);
 	sigemptyset(&none);
@@ -450,7 +451,7 @@ static int allowed(int fd, const union peer *p)
 		if (uids[i] == uid)
 			return 1;
 	if (lb.verbose) {
-		lb_utoa(stpcpy(a, "uid "), uid);
+		lb_utoa(lb_stpcpy(a, "uid "), uid);
 		lb_say(peername(p), ": refused (", uid == ~0U ? "owner unknown" : a, ")", NULL);
 	}
 	return 0;
@@ -505,11 +506,11 @@ static void on_accept(struct lb_conn *l, unsigned ev)
 			lb_loop_pause(l, 0);
 			return;
 		}
-		if (lb.file && spare < 0 && (spare = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		if (lb.file && spare < 0 && (spare = lb_open("/dev/null", O_RDONLY | O_CLOEXEC, 0)) < 0) {
 			lb_loop_pause(l, 100);
 			return;
 		}
-		int fd = accept4(l->fd, &p.sa, &len, SOCK_CLOEXEC | (lb.exec ? 0 : SOCK_NONBLOCK));
+		int fd = lb_accept4(l->fd, &p.sa, &len, SOCK_CLOEXEC | (lb.exec ? 0 : SOCK_NONBLOCK));
 		if (fd >= 0) {
 			admit(fd, &p);
 		} else if (errno == EAGAIN) {
@@ -596,7 +597,7 @@ int lo_serve_main(char **argv)
 	lb_resolve(1);
 	is_unix = lb.sa.u.sa.sa_family == AF_UNIX;
 	if (lb.file) {	/* say now, not per client, that it cannot be read */
-		if ((fd = open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		if ((fd = lb_open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0)) < 0)
 			lb_die_errno(EX_FAIL, lb.file);
 		close(fd);
 	}
@@ -605,7 +606,7 @@ int lo_serve_main(char **argv)
 	msglen = lb.msg ? strlen(lb.msg) : 0;
 	lst.fn = udp ? on_dgram : on_accept;
 	lst.fd = lb_listen(udp ? SOCK_DGRAM : SOCK_STREAM);
-	fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
+	lb_fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
 	char *env[lb.exec ? env_count() + 6 : 1];	/* lives as long as the server */
 	if (lb.exec)
 		env_init(env);
