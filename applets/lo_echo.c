@@ -413,10 +413,11 @@ static const char null[] = "null";
 static const char *val(struct check *k, int f, char *b)
 {
 	unsigned div = 1;
-	uint64_t n = k->x[f - 3];
+	uint64_t n;
 
 	if (f < 3 || f == NF - 1)
 		return f == 0 ? verdict[k->res] : f == 1 ? k->name : f == 2 ? k->addr : k->note;
+	n = k->x[f - 3];
 	if (f == 5)
 		div = 1000000000;
 	else if (f == COL + 4)	/* MB/s = bytes per us */
