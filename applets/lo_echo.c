@@ -344,8 +344,8 @@ __attribute__((noinline)) static void rtt(struct check *k)
 			k->bytes += s;
 	}
 	k->ns = now_ns() - start;
-	if (k->n)
-		k->v[1] = pct(k, 500), k->v[2] = pct(k, 990);
+	k->v[1] = pct(k, 500);	/* (0 when n is: rank 0, clamped to min) */
+	k->v[2] = pct(k, 990);
 	if (!k->res && i < lb.count)
 		fail_err(k, err, udp ? i : i * s + got);
 	if (!udp && !k->res) {
