@@ -22,6 +22,73 @@
 
 static const char *unix_owned;	/* the socket file we made, removed on exit */
 
+/* inet_pton, for what lb_resolve needs (musl's is 833 B): a dotted quad
+ * without leading zeros, or IPv6 text, at most one "::", a dotted-quad
+ * tail allowed. 0, or -1 for anything else. */
+static int quad(const char *s, uint8_t *out)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0, nd = 0;
+		for (; *s >= '0' && *s <= '9' && nd < 4; s++, nd++)
+			v = v * 10 + (unsigned)(*s - '0');
+		if (!nd || nd > 3 || v > 255 || (nd > 1 && s[-(int)nd] == '0'))
+			return -1;
+		out[i] = (uint8_t)v;
+		if (*s++ != (i < 3 ? '.' : 0))
+			return -1;
+	}
+	return 0;
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
+}
+
+static int pton6(const char *s, uint8_t *out)
+{
+	uint8_t g[16];
+	int n = 0, gap = -1;
+
+	if (*s == ':' && *++s != ':')	/* a leading colon only as "::" */
+		return -1;
+	for (;;) {
+		if (*s == ':') {	/* the empty group of "::" */
+			if (gap >= 0)
+				return -1;
+			gap = n;
+			if (!*++s)
+				break;
+		}
+		const char *h = s;
+		unsigned v = 0;
+		for (int d; s - h < 4 && (d = hexval(*s)) >= 0; s++)
+			v = v << 4 | (unsigned)d;
+		if (*s == '.') {	/* the last 32 bits as a dotted quad */
+			if (n > 12 || quad(h, g + n))
+				return -1;
+			n += 4;
+			break;
+		}
+		if (s == h || n == 16)
+			return -1;
+		g[n++] = (uint8_t)(v >> 8);
+		g[n++] = (uint8_t)v;
+		if (!*s)
+			break;
+		if (*s++ != ':')
+			return -1;
+	}
+	if (gap < 0 ? n != 16 : n == 16)	/* "::" stands for one group or more */
+		return -1;
+	if (gap < 0)
+		gap = n;
+	memset(out, 0, 16);
+	memcpy(out, g, (size_t)gap);
+	memcpy(out + 16 - (n - gap), g + gap, (size_t)(n - gap));
+	return 0;
+}
+
 void lb_resolve(int listener)
 {
 	struct lb_addr *a = &lb.sa;
@@ -45,13 +112,13 @@ void lb_resolve(int listener)
 		lb_die(EX_USAGE, "-p 0", "not a port (1-65535)");
 	if (!strcmp(s, "localhost"))
 		s = "127.0.0.1";
-	if (inet_pton(AF_INET, s, &a->u.in.sin_addr) == 1) {
+	if (!quad(s, (uint8_t *)&a->u.in.sin_addr)) {
 		if ((ntohl(a->u.in.sin_addr.s_addr) >> 24) != 127)
 			goto notlo;
 		a->u.in.sin_family = AF_INET;
 		a->u.in.sin_port = htons(lb.port);
 		a->len = sizeof(a->u.in);
-	} else if (inet_pton(AF_INET6, s, &a->u.in6.sin6_addr) == 1) {
+	} else if (!pton6(s, a->u.in6.sin6_addr.s6_addr)) {
 		if (!IN6_IS_ADDR_LOOPBACK(&a->u.in6.sin6_addr))
 			goto notlo;
 		a->u.in6.sin6_family = AF_INET6;
