@@ -112,8 +112,8 @@ static size_t on;
 
 static void *xmap(size_t n)
 {
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	void *p = lb_mmap(n);
+	if (!p)
 		lb_die_errno(EX_FAIL, "mmap");
 	return p;
 }
@@ -189,7 +189,7 @@ static void fail(struct check *k, int code, const char *f, const char *str, ...)
 		if (*f == '#')
 			p += strlen(lb_utoa(p, va_arg(ap, uint64_t)));
 		else if (*f == '$' || *f == '%')
-			p = stpcpy(p, *f == '$' ? str : k->type == SOCK_DGRAM ? "datagrams" : "bytes");
+			p = lb_stpcpy(p, *f == '$' ? str : k->type == SOCK_DGRAM ? "datagrams" : "bytes");
 		else
 			*p++ = *f;
 	}
@@ -247,7 +247,7 @@ static int client_socket(struct check *k)
 {
 	int fd = nodelay(lb_connect(k->type));
 	timeouts(fd, tmo);
-	strcpy(k->addr, lb_addrstr(&lb.sa));
+	lb_stpcpy(k->addr, lb_addrstr(&lb.sa));
 	return fd;
 }
 
@@ -393,7 +393,7 @@ static void bulk(struct check *k)
 	else if (cnt != left)
 		fail(k, EX_FAIL, "the sink received # bytes of #", NULL, cnt, left);
 	else
-		strcpy(k->note, "one way into a sink");
+		lb_stpcpy(k->note, "one way into a sink");
 	close(fd);
 }
 
@@ -577,7 +577,7 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 	while (ev && !stopped) {
 		struct lb_addr peer;
 		peer.len = sizeof(peer.u);
-		int fd = accept4(c->fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = lb_accept4(c->fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct lb_conn *e = fd < 0 ? NULL : lb_loop_new(sizeof(*e));
 		if (!e) {
 			if (fd >= 0)
@@ -625,7 +625,7 @@ static int serve(struct lb_conn *l)
 {
 	lb_loop_init();
 	last_us = lb_now_us();
-	fcntl(l->fd, F_SETFL, O_NONBLOCK);
+	lb_fcntl(l->fd, F_SETFL, O_NONBLOCK);
 	lb_loop_add(l, EPOLLIN, lb.idle_ms >= 0);
 	while (!stopped || nopen) {
 		int sig = lb_loop_once();
@@ -652,7 +652,7 @@ _Noreturn static void denied(const char *what)
 __attribute__((noinline)) static void up(void)	/* (-44 B) */
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = lb_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
 		lb_die_errno(EX_NOLO, "lo");
@@ -686,7 +686,7 @@ __attribute__((noinline)) static void up(void)	/* (-44 B) */
 	};
 	struct { uint32_t len; uint16_t type, flags; uint32_t seq, pid; int32_t err; char rest[64]; } a;
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
+	fd = lb_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
 	if (send(fd, &q, sizeof(q), 0) < 0 || recv(fd, &a, sizeof(a), 0) < 20)
 		denied("lo: cannot add 127.0.0.1/8");
 	errno = -a.err;
@@ -712,7 +712,7 @@ static void reap(void)
 /* K's address is in its name: "tcp ::1" */
 static void target(struct check *k, int port)
 {
-	lb.addr = strchr(k->name, ' ') + 1;
+	lb.addr = lb_strchr(k->name, ' ') + 1;
 	lb.port = port;
 	lb_resolve(!port);
 }
@@ -751,7 +751,7 @@ _Noreturn static void instrument(int *fd, pid_t parent)
 			continue;
 		while (i == 2)
 			echo_dgram(fd[2], 0);
-		if ((c = accept4(fd[i], NULL, NULL, SOCK_CLOEXEC)) < 0)
+		if ((c = lb_accept4(fd[i], NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
 		nodelay(c);
 		while (w >= 0 && (r = recv(c, ebuf, BIG, i == 3 ? MSG_TRUNC : 0)) > 0) {
@@ -786,12 +786,12 @@ static int selftest(void)
 		lb_net_die(EADDRNOTAVAIL, "127.0.0.1");
 	if (lb_lo_state(AF_INET6)) {
 		ck[1].res = SKIP;
-		strcpy(ck[1].note, "no ::1");
+		lb_stpcpy(ck[1].note, "no ::1");
 		lb_say("note: ::1 is not available (IPv6 off, or not on lo): its check is skipped", NULL);
 	}
 	if (lb.size > 65507) {
 		ck[2].res = SKIP;
-		strcpy(ck[2].note, "SIZE > 65507");
+		lb_stpcpy(ck[2].note, "SIZE > 65507");
 	}
 	for (int i = 0; i < nck; i++) {
 		if (ck[i].res)
@@ -810,7 +810,7 @@ static int selftest(void)
 	/* the server accepts one connection at a time, with a descriptor
 	 * beyond the ones it inherits: out of them, say so here (exit 1),
 	 * not as echoes that never came */
-	int spare = fcntl(2, F_DUPFD, 0);	/* dup(), which is not linked in otherwise */
+	int spare = lb_fcntl(2, F_DUPFD, 0);	/* dup(), which is not linked in otherwise */
 	if (spare < 0)
 		lb_die_errno(EX_FAIL, "self-test server");
 	close(spare);
@@ -879,7 +879,7 @@ int lo_echo_main(char **argv)
 	} else {	/* the client: one check */
 		static char name[128];
 		lb_resolve(0);
-		strcpy(stpcpy(name, lb.path ? "unix " : type == SOCK_DGRAM ? "udp " : "tcp "), lb_addrstr(&lb.sa));
+		lb_stpcpy(lb_stpcpy(name, lb.path ? "unix " : type == SOCK_DGRAM ? "udp " : "tcp "), lb_addrstr(&lb.sa));
 		ck->name = name;
 		ck->type = type;
 	}
