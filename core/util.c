@@ -17,28 +17,40 @@
 struct lb lb;
 static void (*cleanup)(void);
 
-static void vput(int fd, const char *pre, const char *s, va_list ap, const char *post)
+/* The strings S... into one buffer and one write(2); LINE: as a message
+ * line, "APPLET: " before and a newline after. */
+static void vput(int fd, int line, const char *s, va_list ap)
 {
-	char buf[1024];
+	char buf[1024], *b = buf;
 	size_t n = 0;
 
-	for (const char *p = pre; p; p = s, s = s ? va_arg(ap, const char *) : NULL) {
+	const char *p = s;
+	if (line)
+		p = lb.name;
+	else if (s)
+		s = va_arg(ap, const char *);
+	for (; p; p = s, s = s ? va_arg(ap, const char *) : NULL) {
 		size_t l = strlen(p);
-		if (l > sizeof(buf) - 2 - n)
-			l = sizeof(buf) - 2 - n;
+		if (l > sizeof(buf) - 4 - n)
+			l = sizeof(buf) - 4 - n;
 		memcpy(buf + n, p, l);
 		n += l;
+		if (line == 1) {	/* after the name */
+			line = 2;
+			buf[n++] = ':';
+			buf[n++] = ' ';
+		}
 	}
-	if (post)
-		buf[n++] = *post;
+	if (line)
+		buf[n++] = '\n';
 	while (n) {
-		ssize_t w = write(fd, buf, n);
+		ssize_t w = write(fd, b, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return;
-		memmove(buf, buf + w, n - w);
-		n -= w;
+		b += w;
+		n -= (size_t)w;
 	}
 }
 
@@ -46,7 +58,7 @@ void lb_write(int fd, const char *s, ...)
 {
 	va_list ap;
 	va_start(ap, s);
-	vput(fd, s, s ? va_arg(ap, const char *) : NULL, ap, NULL);
+	vput(fd, 0, s, ap);
 	va_end(ap);
 }
 
@@ -61,8 +73,7 @@ void lb_say(const char *s, ...)
 	if (lb_quiet())
 		return;
 	va_start(ap, s);
-	lb_write(2, lb.name, ": ", NULL);
-	vput(2, s, s ? va_arg(ap, const char *) : NULL, ap, "\n");
+	vput(2, 1, s, ap);
 	va_end(ap);
 }
 
@@ -218,36 +229,34 @@ int lb_num(const char *s, uint64_t *out, uint64_t max, int suffixes)
 	return 0;
 }
 
-/* "2", "0.5", "1.25" seconds -> milliseconds; at most a day. */
+/* "2", "0.5", ".5", "5." seconds -> milliseconds, decimals past the third
+ * dropped; at most a day. */
 long lb_secs(const char *s)
 {
 	uint64_t whole = 0, ms = 0;
-	const char *dot = lb_strchr(s, '.');
-	char ip[16];
-	size_t n = dot ? (size_t)(dot - s) : strlen(s);
+	unsigned scale = 1000;
+	int dot = 0, digits = 0;
 
-	if (n >= sizeof(ip) || (!n && !dot))
-		return -1;
-	memcpy(ip, s, n);
-	ip[n] = 0;
-	if (n && lb_num(ip, &whole, 86400, 0))
-		return -1;
-	if (dot) {
-		int i = 0;
-		const char *f = dot + 1;
-		if (!*f && !n)
-			return -1;
-		for (; *f; f++, i++) {
-			if (*f < '0' || *f > '9')
-				return -1;
-			if (i < 3)
-				ms += (*f - '0') * (i == 0 ? 100 : i == 1 ? 10 : 1);
+	for (; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (*s == '.' && !dot) {
+			dot = 1;
+			continue;
 		}
-		if (!i && !n)
+		if (d > 9)
 			return -1;
+		digits = 1;
+		if (!dot) {
+			whole = whole * 10 + d;
+			if (whole > 86400)
+				return -1;
+		} else if (scale > 1) {
+			scale /= 10;
+			ms += d * scale;
+		}
 	}
 	whole = whole * 1000 + ms;
-	return whole > 86400000 ? -1 : (long)whole;	/* at most a day, exactly */
+	return !digits || whole > 86400000 ? -1 : (long)whole;	/* a day, exactly */
 }
 
 void lb_signal(int sig, void (*fn)(int))

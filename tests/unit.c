@@ -124,6 +124,7 @@ static void test_secs(void)
 	t_secs("1e3", -1);
 	t_secs(" 1", -1);
 	t_secs("86401", -1);
+	t_secs("0000000000000000001.5", 1500);	/* leading zeros: any number */
 	t_secs("99999999999999999999999", -1);
 	t_secs("99999999999999999999999.5", -1);
 }

@@ -46,9 +46,6 @@ static long model_secs(const char *s)
 	uint64_t whole = 0, ms = 0;
 	int digits = 0;
 
-	if (n > 15)	/* the core's limit on the integer part, leading zeros too */
-		return -1;
-
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
