@@ -39,7 +39,7 @@ else
   # segments (-6 KB on a 30 KB binary); a static binary has no GOT worth
   # a read-only page. common-page-size=64: the data right after the code in
   # the file, not moved to the next page boundary (up to 4 KB of padding).
-  LB_LDFLAGS := -static -no-pie -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro \
+  LB_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro \
 	-Wl,-z,common-page-size=64 -Wl,--build-id=none -s
   # No floating point anywhere: variadic functions then save no SSE
   # registers (-128 B on x86-64). A double in the code fails to compile.
