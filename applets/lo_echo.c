@@ -66,11 +66,8 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,7 +85,7 @@ static const char usage[] =
 	"Exit 0 pass, 1 fail, 2 usage, 3 no loopback, 4 timeout (-t, 2 s)\n";
 
 enum { PASS, FAIL, SKIP };
-static const char *const verdict[] = { "PASS", "FAIL", "SKIP" };
+static const char verdict[][5] = { "PASS", "FAIL", "SKIP" };
 
 struct check {
 	const char *name;
@@ -125,13 +122,43 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static void o(const char *s)
+/* Text into [P, END): F's '#' takes a uint64_t, '$' a string, '@' a
+ * string escaped for JSON; any other character stands for itself, but a
+ * ',' right after a '{' or '[' is left out (JSON's separators). Returns the
+ * end, unterminated. One formatter for the notes and the report. */
+static char *vfmt(char *p, char *end, const char *f, va_list ap)
 {
-	size_t n = strlen(s);
-	if (n > sizeof(ob) - on)
-		n = sizeof(ob) - on;
-	memcpy(ob + on, s, n);
-	on += n;
+	char b[24];
+
+	for (; *f; f++) {
+		const char *s = b;
+		if (*f == ',' && (p[-1] == '{' || p[-1] == '['))
+			continue;
+		if (*f == '#')
+			lb_utoa(b, va_arg(ap, uint64_t));
+		else if (*f == '$' || *f == '@')
+			s = va_arg(ap, const char *);
+		else
+			b[0] = *f, b[1] = 0;
+		for (char c; (c = *s) && p < end - 1; s++) {	/* (room for an escape) */
+			if (*f == '@') {
+				if (c == '"' || c == '\\')
+					*p++ = '\\';
+				if ((unsigned char)c < ' ')
+					c = '?';
+			}
+			*p++ = c;
+		}
+	}
+	return p;
+}
+
+static void o(const char *f, ...)	/* to stdout, written by report() */
+{
+	va_list ap;
+	va_start(ap, f);
+	on = (size_t)(vfmt(ob + on, ob + sizeof(ob), f, ap) - ob);
+	va_end(ap);
 }
 
 /* ---- the pattern ---- */
@@ -167,34 +194,22 @@ static uint64_t pct(struct check *k, unsigned permille)
 	while (i < sizeof(hist) / 4 - 1 && (sum += hist[i]) < rank)
 		i++;
 	v = i;
-	if (i >= 128) {		/* the middle of the bucket */
-		unsigned e = (i - 128) / 64 + 1;
-		v = ((uint64_t)((i - 128) % 64 + 64) << e) + (1ull << e) / 2;
-	}
+	if (i >= 128)	/* the middle of the bucket: (64 + (i & 63) + 1/2) << e */
+		v = (uint64_t)(129 + 2 * (i & 63)) << ((i >> 6) - 2);
 	return v < k->v[0] ? k->v[0] : v > k->v[3] ? k->v[3] : v;
 }
 
 /* ---- failures: one line on stderr, even with -q; the check records it */
 
-/* F's '#' takes a uint64_t, '$' is STR, '%' the unit: "bytes", or
- * "datagrams" for UDP. The strings are ours or lb_strerror's, all shorter
- * than the 64 bytes kept free at the end of the note. */
-static void fail(struct check *k, int code, const char *f, const char *str, ...)
+/* F as vfmt() has it. The strings are ours or lb_strerror's: every note
+ * fits. */
+static void fail(struct check *k, int code, const char *f, ...)
 {
 	va_list ap;
-	char *p = k->note;
 
-	va_start(ap, str);
-	for (; *f && p < k->note + sizeof(k->note) - 64; f++) {
-		if (*f == '#')
-			p += strlen(lb_utoa(p, va_arg(ap, uint64_t)));
-		else if (*f == '$' || *f == '%')
-			p = lb_stpcpy(p, *f == '$' ? str : k->type == SOCK_DGRAM ? "datagrams" : "bytes");
-		else
-			*p++ = *f;
-	}
+	va_start(ap, f);
+	*vfmt(k->note, k->note + sizeof(k->note) - 1, f, ap) = 0;
 	va_end(ap);
-	*p = 0;
 	k->res = FAIL;
 	k->code = code;
 	lb_write(2, lb.name, ": ", k->name, ": ", k->note, "\n", NULL);
@@ -203,11 +218,13 @@ static void fail(struct check *k, int code, const char *f, const char *str, ...)
 /* ERR stopped it after DONE bytes (or datagrams): 0 is the server's EOF */
 static void fail_err(struct check *k, int err, uint64_t done)
 {
+	const char *unit = k->type == SOCK_DGRAM ? "datagrams" : "bytes";
+
 	if (err == EAGAIN || err == ETIMEDOUT)
-		fail(k, EX_TIME, "no echo within # ms (after # %)", NULL, (uint64_t)tmo, done);
+		fail(k, EX_TIME, "no echo within # ms (after # $)", (uint64_t)tmo, done, unit);
 	else
-		fail(k, EX_FAIL, "$ (after # %)", err ? lb_strerror(err) : "the server closed the connection",
-		     done);
+		fail(k, EX_FAIL, "$ (after # $)", err ? lb_strerror(err) : "the server closed the connection",
+		     done, unit);
 }
 
 /* Name the first differing byte of message SEQ by its offset in the stream
@@ -220,9 +237,9 @@ static void mismatch(struct check *k, const uint8_t *want, const uint8_t *got, s
 	while (j < s - 1 && want[j] == got[j])	/* (r <= s + 1 bytes are there) */
 		j++;
 	if (r != s)
-		fail(k, EX_FAIL, "datagram #: # bytes came back", NULL, seq, (uint64_t)r);
+		fail(k, EX_FAIL, "datagram #: # bytes came back", seq, (uint64_t)r);
 	else
-		fail(k, EX_FAIL, "echo differs at byte # (message #): sent #, got #", NULL, seq * s + j, seq,
+		fail(k, EX_FAIL, "echo differs at byte # (message #): sent #, got #", seq * s + j, seq,
 		     (uint64_t)want[j], (uint64_t)got[j]);
 }
 
@@ -303,12 +320,14 @@ static int stale(uint8_t *tmp, const uint8_t *got, size_t r, uint64_t i)
 	return !memcmp(tmp, got, s);
 }
 
-/* COUNT round trips of SIZE bytes, one at a time. (Not inlined into its
- * one caller: -150 B, the register pressure of one huge function.) */
-__attribute__((noinline)) static void rtt(struct check *k)
+/* COUNT round trips of SIZE bytes, one at a time, with SB: 3 * SIZE + 1
+ * bytes, for what is sent, what comes back, and stale()'s copy. (Not
+ * inlined into its one caller: -150 B, the register pressure of one huge
+ * function.) */
+__attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 {
 	size_t s = lb.size, got = 0;
-	uint8_t *sb = xmap(3 * s + 1), *rb = sb + s, *tmp = rb + s + 1;
+	uint8_t *rb = sb + s, *tmp = rb + s + 1;
 	int fd = client_socket(k), udp = k->type == SOCK_DGRAM, miss = 0, err = 0;
 	uint64_t i, t, old = 0, start = now_ns();
 
@@ -359,21 +378,20 @@ __attribute__((noinline)) static void rtt(struct check *k)
 	k->late = old < k->lost ? old : k->lost;
 	k->dup = old - k->late;
 	if (!k->res && (k->lost || k->dup))
-		fail(k, EX_FAIL, "datagrams lost: #, echoed twice: #", NULL, k->lost, k->dup);
+		fail(k, EX_FAIL, "datagrams lost: #, echoed twice: #", k->lost, k->dup);
 	close(fd);
-	munmap(sb, 3 * s + 1);
 }
 
 /* -B: BYTES one way into the self-test's sink, which answers with the
- * count it received once we half-close. */
-static void bulk(struct check *k)
+ * count it received once we half-close. (Not inlined: -31 B.) */
+__attribute__((noinline)) static void bulk(struct check *k)
 {
 	uint8_t *sb = (uint8_t *)ebuf;	/* the instrument's is its own copy */
 	uint64_t left = lb.bulk, out = 0, cnt = 0;
 	int fd = client_socket(k);
 
-	for (uint32_t j = 0; j < BIG; j++)
-		sb[j] = pat(j);
+	memset(sb, 0x5a, BIG);	/* any bytes: the sink discards them. (Written:
+				 * untouched, they would be the one zero page.) */
 	uint64_t t0 = now_ns();
 	while (out < left) {
 		ssize_t w = send(fd, sb, left - out < BIG ? left - out : BIG, MSG_NOSIGNAL);
@@ -391,7 +409,7 @@ static void bulk(struct check *k)
 	if (out < left || err)
 		fail_err(k, err, out);
 	else if (cnt != left)
-		fail(k, EX_FAIL, "the sink received # bytes of #", NULL, cnt, left);
+		fail(k, EX_FAIL, "the sink received # bytes of #", cnt, left);
 	else
 		lb_stpcpy(k->note, "one way into a sink");
 	close(fd);
@@ -402,11 +420,10 @@ static void bulk(struct check *k)
 /* The fields of a check, in the JSON's order; the table's numeric columns
  * are min_us..mb_s (COL..COL+4), printed "-" where the JSON has null. The
  * first three and the last are strings, the others come from x[]. */
-static const char field[][9] = {
-	"result", "name", "addr", "messages", "bytes", "seconds",
-	"min_us", "p50_us", "p99_us", "max_us", "mb_s", "lost", "late", "dup", "note",
-};
-enum { COL = 6, NF = sizeof(field) / sizeof(field[0]) };
+static const char field[] =	/* the 15 names one after the other: no padding */
+	"result\0name\0addr\0messages\0bytes\0seconds\0"
+	"min_us\0p50_us\0p99_us\0max_us\0mb_s\0lost\0late\0dup\0note";
+enum { COL = 6, NF = 15 };
 static const char null[] = "null";
 
 /* Field F of K as text, in B if it is a number */
@@ -429,29 +446,11 @@ static const char *val(struct check *k, int f, char *b)
 	return lb_fixed(b, n, div, f == 5 ? 6 : f >= COL && f <= COL + 4);
 }
 
-/* ,"KEY":V (the comma unless an object just opened); QUOTE: a string */
-static void o_key(const char *key, const char *v, int quote)
-{
-	o(ob[on - 1] == '{' ? "\"" : ",\""), o(key), o(quote ? "\":\"" : "\":");
-	for (char c[2] = { 0, 0 }; (*c = *v); v++) {
-		if (*c == '"' || *c == '\\')
-			o("\\");
-		o((unsigned char)*c < ' ' ? "?" : c);
-	}
-	o(quote ? "\"" : "");
-}
-
-static void o_num(const char *key, uint64_t v)
-{
-	char b[24];
-	o_key(key, lb_utoa(b, v), 0);
-}
-
 static void o_pad(const char *s, int w)	/* right-aligned in w columns */
 {
 	for (int n = (int)strlen(s); n < w; n++)
 		o(" ");
-	o(s);
+	o("$", s);
 }
 
 static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
@@ -462,43 +461,34 @@ static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 	if (!json && lb_quiet())
 		return;
 	if (json) {
-		o("{");
-		o_key("ok", code ? "false" : "true", 0);
-		o_num("exit", (uint64_t)code);
-		o_key("mode", self ? "self-test" : "client", 1);
+		o("{\"ok\":$,\"exit\":#,\"mode\":\"$\"", code ? "false" : "true", (uint64_t)code,
+		  self ? "self-test" : "client");
 		if (self)
-			o_key("ipv6", ck[1].res == SKIP ? "false" : "true", 0);
-		o_num("count", lb.count);
-		o_num("size", lb.size);
-		o_num("wall_ms", (lb_now_us() - t0) / 1000);
-		o(",\"checks\":[");
+			o(",\"ipv6\":$", ck[1].res == SKIP ? "false" : "true");
+		o(",\"count\":#,\"size\":#,\"wall_ms\":#,\"checks\":[", lb.count, lb.size,
+		  (lb_now_us() - t0) / 1000);
 	} else {
 		o("check               min us    p50 us    p99 us    max us      MB/s  result\n");
 	}
-	for (int i = 0; i < nck; i++) {
-		struct check *k = &ck[i];
-
+	for (struct check *k = ck; k < ck + nck; k++) {
 		if (json) {
-			o(i ? ",{" : "{");
-			for (int f = 0; f < NF; f++) {
-				const char *v = val(k, f, b);
-				o_key(field[f], v, v != null && (f < 3 || f == NF - 1));
-			}
+			o(",{");
+			const char *key = field;
+			for (int f = 0; f < NF; f++, key += strlen(key) + 1)	/* "KEY":"string" or "KEY":number */
+				o(f < 3 || f == NF - 1 ? ",\"$\":\"@\"" : ",\"$\":$", key, val(k, f, b));
 			o("}");
 			continue;
 		}
-		o(k->name);
+		o("$", k->name);
 		o_pad("", 14 - (int)strlen(k->name));
 		for (int f = COL; f < COL + 5; f++) {
 			const char *v = val(k, f, b);
 			o_pad(v == null ? "-" : v, 10);
 		}
-		o("  "), o(verdict[k->res]);
-		if (k->res != FAIL && *k->note)
-			o("  ("), o(k->note), o(")");
-		o("\n");
+		o(k->res != FAIL && *k->note ? "  $  ($)\n" : "  $\n", verdict[k->res], k->note);
 	}
-	o(json ? "]}\n" : "");
+	if (json)
+		o("]}\n");
 	for (char *p = ob; on;) {
 		ssize_t w = write(1, p, on);
 		if (w <= 0)
@@ -564,8 +554,7 @@ static void idle(void)
 static void count(struct lb_conn *l)
 {
 	if (++served == lb.count) {
-		lb_loop_del(l);
-		close(l->fd);
+		lb_loop_close(l);	/* (no child shares it) */
 		stopped = 1;
 	}
 }
@@ -645,27 +634,39 @@ _Noreturn static void denied(const char *what)
 		: lb_strerror(e));
 }
 
-/* Bring lo up, and add 127.0.0.1/8 with rtnetlink RTM_NEWADDR where it is
- * missing. (SIOCSIFADDR would replace lo's first address where it has one,
- * such as a service address a router or kube-proxy put there.) The netlink
- * structures are spelled out: musl's headers do not carry linux/. */
-__attribute__((noinline)) static void up(void)	/* (-44 B) */
+/* One rtnetlink request Q of LEN bytes, and its ack; WHAT names it when
+ * the kernel says no (to an address that is there already: fine). The
+ * netlink structures are spelled out: musl's headers do not carry linux/. */
+static void rtnl(const void *q, size_t len, const char *what)
 {
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd = lb_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct { uint32_t len; uint16_t type, flags; uint32_t seq, pid; int32_t err; char rest[64]; } a;
+	int fd = lb_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
 
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
-		lb_die_errno(EX_NOLO, "lo");
-	if (!(ifr.ifr_flags & IFF_UP)) {
-		ifr.ifr_flags |= IFF_UP;
-		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-			denied("lo: cannot bring it up");
-		lb_say("lo: brought up", NULL);
-	}
+	if (send(fd, q, len, 0) < 0 || recv(fd, &a, sizeof(a), 0) < 20 ||
+	    (a.type == 2 /* NLMSG_ERROR */ && a.err && (errno = -a.err) != EEXIST))
+		denied(what);
 	close(fd);
-	if (lb_lo_state(AF_INET) != 2)
-		return;
+}
 
+/* Bring lo up (RTM_NEWLINK: IFF_UP, the other flags untouched), and add
+ * 127.0.0.1/8 with RTM_NEWADDR where it is missing. (SIOCSIFADDR would
+ * replace lo's first address where it has one, such as a service address
+ * a router or kube-proxy put there.) lo is LOOPBACK_IFINDEX, 1, in every
+ * namespace. */
+static void up(void)
+{
+	static const struct {
+		uint32_t len;
+		uint16_t type, flags;
+		uint32_t seq, pid;
+		uint8_t family, pad;
+		uint16_t type2;
+		int32_t index;
+		uint32_t ifflags, change;
+	} link = {
+		.len = sizeof(link), .type = 16 /* RTM_NEWLINK */, .flags = 1 | 4,	/* REQUEST ACK */
+		.index = 1, .ifflags = IFF_UP, .change = IFF_UP,
+	};
 	static const struct {
 		uint32_t len;
 		uint16_t type, flags;
@@ -676,24 +677,22 @@ __attribute__((noinline)) static void up(void)	/* (-44 B) */
 		uint8_t local[4];
 		uint16_t blen, btype;	/* IFA_ADDRESS */
 		uint8_t addr[4];
-	} q = {
-		.len = sizeof(q), .type = 20 /* RTM_NEWADDR */,
+	} addr = {
+		.len = sizeof(addr), .type = 20 /* RTM_NEWADDR */,
 		.flags = 1 | 4 | 0x200 | 0x400,	/* REQUEST ACK EXCL CREATE */
-		.family = AF_INET, .prefixlen = 8, .scope = 254 /* host */,
-		.index = 1,	/* lo is LOOPBACK_IFINDEX in every namespace */
+		.family = AF_INET, .prefixlen = 8, .scope = 254 /* host */, .index = 1,
 		.alen = 8, .atype = 2, .local = { 127, 0, 0, 1 },	/* network order */
 		.blen = 8, .btype = 1, .addr = { 127, 0, 0, 1 },
 	};
-	struct { uint32_t len; uint16_t type, flags; uint32_t seq, pid; int32_t err; char rest[64]; } a;
 
-	fd = lb_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
-	if (send(fd, &q, sizeof(q), 0) < 0 || recv(fd, &a, sizeof(a), 0) < 20)
-		denied("lo: cannot add 127.0.0.1/8");
-	errno = -a.err;
-	if (a.type == 2 /* NLMSG_ERROR */ && a.err && a.err != -EEXIST)
-		denied("lo: cannot add 127.0.0.1/8");
-	close(fd);
-	lb_say("lo: added 127.0.0.1/8", NULL);
+	if (lb_lo_state(AF_INET) == 1) {	/* down */
+		rtnl(&link, sizeof(link), "lo: cannot bring it up");
+		lb_say("lo: brought up", NULL);
+	}
+	if (lb_lo_state(AF_INET) == 2) {	/* up, without 127.0.0.1 */
+		rtnl(&addr, sizeof(addr), "lo: cannot add 127.0.0.1/8");
+		lb_say("lo: added 127.0.0.1/8", NULL);
+	}
 }
 
 /* ---- the self-test ---- */
@@ -704,7 +703,8 @@ static void reap(void)
 {
 	if (child > 0) {
 		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		/* waitpid(), but musl's is linked for lo-echo alone only */
+		syscall(SYS_wait4, child, NULL, 0, NULL);
 		child = 0;
 	}
 }
@@ -726,20 +726,20 @@ static void cpus(const uint64_t *mask)	/* both processes on MASK */
 	syscall(SYS_sched_setaffinity, 0, 128, mask);
 }
 
+/* The listening sockets of the self-test's checks; -1: none (poll()
+ * skips it) */
+static struct pollfd lfd[4] = { { -1, POLLIN, 0 }, { -1, POLLIN, 0 }, { -1, POLLIN, 0 }, { -1, POLLIN, 0 } };
+
 /* The self-test's own server: a measuring instrument, not -l. Its client
  * runs one check at a time, so it serves one connection at a time with
  * blocking calls: no event loop between the kernel and the round trip.
- * The sink (fd[3]) discards with MSG_TRUNC (no copy) and answers the count
- * at EOF. UDP (fd[2]) comes last and is served until the end. */
-_Noreturn static void instrument(int *fd, pid_t parent)
+ * The sink (p[3]) discards with MSG_TRUNC (no copy) and answers the count
+ * at EOF. UDP (p[2]) comes last and is served until the end. */
+_Noreturn static void instrument(struct pollfd *p, pid_t parent)
 {
-	struct pollfd p[4];
-
 	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)	/* it died before the line above */
 		_exit(1);
-	for (int i = 0; i < 4; i++)
-		p[i] = (struct pollfd){ fd[i], POLLIN, 0 };
 	for (int i = 0;; i = (i + 1) % 4) {
 		uint64_t n = 0;
 		ssize_t r, w = 0;
@@ -750,8 +750,8 @@ _Noreturn static void instrument(int *fd, pid_t parent)
 		if (!p[i].revents)
 			continue;
 		while (i == 2)
-			echo_dgram(fd[2], 0);
-		if ((c = lb_accept4(fd[i], NULL, NULL, SOCK_CLOEXEC)) < 0)
+			echo_dgram(p[2].fd, 0);
+		if ((c = lb_accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
 		nodelay(c);
 		while (w >= 0 && (r = recv(c, ebuf, BIG, i == 3 ? MSG_TRUNC : 0)) > 0) {
@@ -770,16 +770,14 @@ _Noreturn static void instrument(int *fd, pid_t parent)
 static int selftest(void)
 {
 	static const char name[] = "tcp 127.0.0.1\0tcp ::1\0udp 127.0.0.1\0bulk 127.0.0.1";
-	int fd[4], nck = 3 + !!lb.bulk;
+	int nck = 3 + !!lb.bulk;
 	unsigned cpu = 0;
 
-	memset(fd, -1, sizeof(fd));	/* none: poll() skips it */
 	const char *n = name;
 	for (struct check *k = ck; k < ck + 4; k++, n += strlen(n) + 1) {
 		k->name = n;
-		k->type = SOCK_STREAM;
+		k->type = *n == 'u' ? SOCK_DGRAM : SOCK_STREAM;
 	}
-	ck[2].type = SOCK_DGRAM;
 	/* diagnose: lo down or 127.0.0.1 missing end it here (exit 3) */
 	target(ck, 0);
 	if (lb_lo_state(AF_INET))
@@ -797,7 +795,7 @@ static int selftest(void)
 		if (ck[i].res)
 			continue;
 		target(&ck[i], 0);
-		fd[i] = lb_listen(ck[i].type);
+		lfd[i].fd = lb_listen(ck[i].type);
 		ck[i].port = lb.port;
 	}
 	/* The round trips run with client and server on one CPU: a wakeup on
@@ -821,10 +819,10 @@ static int selftest(void)
 	if (child < 0)
 		lb_die_errno(EX_FAIL, "fork");
 	if (!child)
-		instrument(fd, parent);
+		instrument(lfd, parent);
 	lb_atexit(reap);
 	for (int i = 0; i < 4; i++)
-		close(fd[i]);
+		close(lfd[i].fd);
 	return nck;
 }
 
@@ -857,8 +855,8 @@ int lo_echo_main(char **argv)
 	if (mode == 1) {
 		static struct lb_conn l;
 		l.fn = type == SOCK_DGRAM ? on_udp : on_accept;
-		if (lb.port < 0 && !lb.path)
-			lb.port = 0;	/* no -p: the kernel picks, and we say which */
+		if (lb.port < 0)	/* no -p: the kernel picks, and we say which */
+			lb.port = 0;	/* (-U: not looked at) */
 		lb_resolve(1);
 		l.fd = lb_listen(type);
 		if (!(seen & (O('p') | O('U') | O('v'))))
@@ -883,6 +881,8 @@ int lo_echo_main(char **argv)
 		ck->name = name;
 		ck->type = type;
 	}
+	/* one buffer for every check, never unmapped: no munmap linked in */
+	uint8_t *buf = xmap(3 * lb.size + 1);
 	for (int j = 0; j < 4; j++) {
 		int i = j ^ j >> 1;	/* 0 1 3 2: UDP last, see instrument() */
 		struct check *k = &ck[i];
@@ -895,9 +895,9 @@ int lo_echo_main(char **argv)
 			bulk(k);
 			cpus(one);
 		} else {
-			rtt(k);
+			rtt(k, buf);
 		}
-		if (k->res && !code)
+		if (!code)	/* the first failure's (k->code is 0 unless it failed) */
 			code = k->code;
 	}
 	reap();
