@@ -49,10 +49,9 @@ static const char usage[] =
 
 enum { WAIT, SEND, DRAIN };
 
+/* as lb_addrstr takes it: TCP and UDP print with no copying */
 union peer {
-	struct sockaddr sa;
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
+	struct lb_addr addr;
 	struct ucred cred;	/* UNIX: who connected */
 };
 
@@ -62,13 +61,14 @@ struct conn {
 	uint64_t in, out;	/* bytes; out is also the place in the reply */
 	int file;		/* -f: FILE, opened for this connection */
 	unsigned char st, eof, ev;
-	union peer peer;
 	pid_t pid;		/* -e: PROG, while it runs */
 	int status;		/* -e: how it ended */
 	struct conn *kid;	/* -e: the next one whose PROG runs */
+	union peer peer;	/* last: short offsets for the rest */
 };
 
-static struct lb_conn lst = { .fd = -1 };
+static void on_accept(struct lb_conn *l, unsigned ev);
+static struct lb_conn lst = { .fd = -1, .fn = on_accept };	/* -u: on_dgram */
 static size_t msglen;
 static int spare = -1;		/* a descriptor kept for the day they run out */
 static int is_unix;
@@ -76,37 +76,36 @@ static uint64_t admitted;	/* accepted so far */
 static unsigned live;		/* connections or children now */
 static unsigned uids[16];
 static int nuids;
-static char **envp;		/* -e: environ less inherited UCSPI names, then ours */
-static char **ours;		/* -e: our 5 in envp */
+static char **envp;		/* -e: our 5 (set by spawn), then environ less its UCSPI names */
 static const char *path = "/usr/local/bin:/bin:/usr/bin";	/* PATH's default */
 static struct conn *kids;	/* -e: connections whose PROG runs */
 static char buf[65536];		/* every client's request lands here, and is dropped */
 
+/* W, then N in decimal, at S; returns the end */
+static char *putu(char *s, const char *w, unsigned n)
+{
+	s = lb_stpcpy(s, w);
+	return s + strlen(lb_utoa(s, n));
+}
+
 /* "127.0.0.1:80", "[::1]:80"; UNIX: "pid 12 uid 0" */
-static const char *peername(const void *sa)
+static const char *peername(const union peer *p)
 {
 	static char s[48];
-	const union peer *p = sa;
-	struct lb_addr la;
 
-	if (!is_unix) {
-		memcpy(&la.u, sa, sizeof(*p));
-		la.len = sizeof(*p);
-		return lb_addrstr(&la);
-	}
-	/* lb_utoa writes at the end of what lb_stpcpy wrote */
-	lb_utoa(lb_stpcpy(s, "pid "), (uint64_t)p->cred.pid);
-	lb_utoa(lb_stpcpy(s + strlen(s), " uid "), p->cred.uid);
+	if (!is_unix)
+		return lb_addrstr(&p->addr);
+	putu(putu(s, "pid ", (unsigned)p->cred.pid), " uid ", p->cred.uid);
 	return s;
 }
 
-static void stop_listening(void)
+/* -c COUNT: one more admitted (-u: answered). Called only while
+ * listening; no PROG inherits the listener (SOCK_CLOEXEC), so one
+ * syscall closes it. */
+static void served(void)
 {
-	if (lst.fd >= 0) {
-		lb_loop_del(&lst);
-		close(lst.fd);
-		lst.fd = -1;
-	}
+	if (++admitted == lb.count)
+		lb_loop_close(&lst);
 }
 
 /* A connection or a child is over: room for the next one (below -n MAX
@@ -118,25 +117,29 @@ static void ended(void)
 	lb_loop_resume();
 }
 
-/* -v: "PEER: 4 bytes in, 4 out, 0.001 s, ok" (-e: "PEER: sh: exit 0, ...") */
+/* -v: "PEER: 4 bytes in, 4 out, 0.001 s, ok" (-e: "PEER: sh: exit 0, ...");
+ * VERDICT NULL: what errno says */
 static void tell(const struct conn *c, const char *verdict)
 {
 	char a[24], b[24], t[24];
-	int st = c->status, sig = WIFSIGNALED(st);
-	const char *p1, *p2 = " bytes in, ", *p3, *p4 = " out";
+	const char *p1 = a, *p2 = " bytes in, ", *p4 = " out, ";
+	uint64_t n = c->out;
 
 	if (!lb.verbose)
 		return;
-	p1 = lb_utoa(a, c->in);
-	p3 = lb_utoa(b, c->out);
+	if (!verdict)
+		verdict = lb_strerror(errno);
+	lb_utoa(a, c->in);
 	if (lb.exec) {
+		/* waited for without WUNTRACED: an exit or a signal */
+		int sig = WTERMSIG(c->status);
 		p1 = lb.exec[0];
 		p2 = sig ? ": killed by signal " : ": exit ";
-		p3 = lb_utoa(a, (uint64_t)(sig ? WTERMSIG(st) : WEXITSTATUS(st)));
-		p4 = "";
+		n = sig ? (unsigned)sig : WEXITSTATUS(c->status);
+		p4 = ", ";
 	}
-	lb_say(peername(&c->peer), ": ", p1, p2, p3, p4, ", ", lb_fixed(t, lb_now_us() - c->t0, 1000000, 3), " s, ",
-	       verdict, NULL);
+	lb_say(peername(&c->peer), ": ", p1, p2, lb_utoa(b, n), p4,
+	       lb_fixed(t, lb_now_us() - c->t0, 1000000, 3), " s, ", verdict, NULL);
 }
 
 static void finish(struct conn *c, const char *verdict, int abort)
@@ -205,7 +208,7 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 		else if (!n)
 			c->eof = 1;
 		else if (errno != EAGAIN && errno != EINTR) {
-			finish(c, lb_strerror(errno), 0);
+			finish(c, NULL, 0);
 			return;
 		}
 		if (n >= 0 && c->st == WAIT)
@@ -214,7 +217,7 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 	if (c->st == SEND) {
 		int r = reply(c);
 		if (r < 0) {
-			finish(c, lb_strerror(errno), 1);
+			finish(c, NULL, 1);
 			return;
 		}
 		if (r) {
@@ -236,15 +239,28 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 	}
 }
 
-/* FILE for a new client, or -1 said (O_NONBLOCK: a FIFO must not stop
- * the server in open). Out of descriptors, the spare makes room (and
- * accepting pauses until one is free again): a connection once accepted
- * never waits for a descriptor it cannot get. */
+/* Into the loop, reading: what C's client sent may be there already. */
+static void watch(struct conn *c)
+{
+	c->ev = EPOLLIN;
+	lb_loop_add(&c->c, EPOLLIN, 1);
+	on_conn(&c->c, EPOLLIN);
+}
+
+/* O_NONBLOCK: a FIFO must not stop the server in open */
+static int open_ro(const char *path)
+{
+	return lb_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+}
+
+/* FILE for a new client, or -1 said. Out of descriptors, the spare
+ * makes room (and accepting pauses until one is free again): a
+ * connection once accepted never waits for a descriptor it cannot get. */
 static int open_file(void)
 {
 	int f;
 
-	while ((f = lb_open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0)) < 0 &&
+	while ((f = open_ro(lb.file)) < 0 &&
 	       (errno == EMFILE || errno == ENFILE) && spare >= 0) {
 		close(spare);
 		spare = -1;
@@ -257,9 +273,9 @@ static int open_file(void)
 
 /* TCP: the address into S, and its port returned: "[::1]:80" -> "::1",
  * "80" (from lb_addrstr: inet_ntop would pull printf into the binary). */
-static char *ipport(const void *sa, char *s)
+static char *ipport(const struct lb_addr *sa, char *s)
 {
-	const char *a = peername(sa);
+	const char *a = lb_addrstr(sa);
 	int v6 = *a == '[';
 	lb_stpcpy(s, a + v6);
 	char *e = lb_strrchr(s, ':');
@@ -277,11 +293,11 @@ static int env_count(void)
 	return n;
 }
 
-/* ENV has room for environ, our 5 (set by spawn) and the NULL */
+/* ENV has room for our 5 (set by spawn), environ and the NULL */
 static void env_init(char **env)
 {
 	extern char **environ;
-	int n = 0;
+	int n = 5;
 
 	envp = env;
 	for (char **e = environ; *e; e++) {
@@ -294,8 +310,7 @@ static void env_init(char **env)
 		if (!k)	/* none of ours */
 			envp[n++] = *e;
 	}
-	ours = envp + n;
-	ours[5] = NULL;
+	envp[n] = NULL;
 }
 
 /* Our 5 for connection P's PROG: NAME=VALUE for the names in NAMES, one
@@ -309,31 +324,34 @@ static void set_ucspi(const union peer *p)
 	char *v = vars;
 
 	if (is_unix) {
-		names = "PROTO=\0UNIXLOCALPATH=\0UNIXREMOTEEUID=\0UNIXREMOTEEGID=\0UNIXREMOTEPID=";
+		/* the ids in struct ucred's order: pid, uid, gid */
+		const unsigned *id = (const unsigned *)&p->cred;
+		names = "PROTO=\0UNIXLOCALPATH=\0UNIXREMOTEPID=\0UNIXREMOTEEUID=\0UNIXREMOTEEGID=";
 		val[0] = "UNIX";
 		val[1] = lb.path;
-		val[2] = lb_utoa(n[0], p->cred.uid);
-		val[3] = lb_utoa(n[1], p->cred.gid);
-		val[4] = lb_utoa(n[2], (uint64_t)p->cred.pid);
+		for (int i = 0; i < 3; i++)
+			val[2 + i] = lb_utoa(n[i], id[i]);
 	} else {
 		names = "PROTO=\0TCPLOCALIP=\0TCPLOCALPORT=\0TCPREMOTEIP=\0TCPREMOTEPORT=";
 		val[0] = "TCP";
 		val[1] = l;
-		val[2] = ipport(&lb.sa.u, l);
+		val[2] = ipport(&lb.sa, l);
 		val[3] = r;
-		val[4] = ipport(p, r);
+		val[4] = ipport(&p->addr, r);
 	}
 	for (int i = 0; i < 5; i++) {
-		ours[i] = v;
-		v = lb_stpcpy(lb_stpcpy(v, names), val[i]) + 1;
-		names += strlen(names) + 1;
+		char *e = lb_stpcpy(v, names);
+		envp[i] = v;
+		names += e - v + 1;
+		v = lb_stpcpy(e, val[i]) + 1;
 	}
 }
 
 /* execvp(3), small: PROG with a '/' as it is, else in each PATH entry
  * ("" is the current directory: PROG alone, as execve takes it there).
- * Returns the errno that stopped it. */
-static int run(char **argv)
+ * Returns the errno that stopped it. Inlined into child, its one caller:
+ * gcc would not for the 4 KB buffer (-16 B). */
+__attribute__((always_inline)) static inline int run(char **argv)
 {
 	char b[4096];
 	size_t m = strlen(argv[0]);
@@ -368,13 +386,12 @@ static int run(char **argv)
 _Noreturn static void child(int fd)
 {
 	static const unsigned char sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGCHLD, SIGHUP };
-	sigset_t none;
+	static sigset_t none;	/* all zero: empty */
 
 	for (unsigned i = 0; i < sizeof(sigs); i++)
 		lb_signal(sigs[i], SIG_DFL);
 	dup2(fd, 0);
 	dup2(fd, 1);
-	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	int e = run(lb.exec);
 	lb_write(2, lb.name, ": ", lb.exec[0], ": ", lb_strerror(e), "\n", NULL);
@@ -402,13 +419,13 @@ static void spawn(struct conn *c)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	c->pid = start(c->c.fd);
-	int err = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);	/* leaves vfork's errno */
 	if (c->pid < 0) {	/* out of processes: this one is reset, the next waits */
-		lb_say("fork: ", lb_strerror(err), NULL);
+		const char *why = lb_strerror(errno);
+		lb_say("fork: ", why, NULL);
 		lb_loop_pause(&lst, 100);
 		c->status = 127 << 8;
-		finish(c, lb_strerror(err), 1);
+		finish(c, why, 1);
 		return;
 	}
 	c->kid = kids;
@@ -433,10 +450,8 @@ static void reap(void)
 		*pp = c->kid;
 		c->status = st;
 		c->st = DRAIN;
-		c->ev = EPOLLIN;
 		shutdown(c->c.fd, SHUT_WR);
-		lb_loop_add(&c->c, EPOLLIN, 1);
-		on_conn(&c->c, EPOLLIN);
+		watch(c);
 	}
 }
 
@@ -451,7 +466,7 @@ static int allowed(int fd, const union peer *p)
 		if (uids[i] == uid)
 			return 1;
 	if (lb.verbose) {
-		lb_utoa(lb_stpcpy(a, "uid "), uid);
+		putu(a, "uid ", uid);
 		lb_say(peername(p), ": refused (", uid == ~0U ? "owner unknown" : a, ")", NULL);
 	}
 	return 0;
@@ -468,8 +483,7 @@ static void admit(int fd, union peer *p)
 	}
 	if (nuids && !allowed(fd, p))
 		goto reset;
-	if (++admitted == lb.count)
-		stop_listening();
+	served();
 	live++;
 	if (!(c = lb_loop_new(sizeof(*c)))) {
 		ended();
@@ -483,11 +497,9 @@ static void admit(int fd, union peer *p)
 	if (lb.exec) {
 		spawn(c);
 	} else if (lb.file && (c->file = open_file()) < 0) {
-		finish(c, lb_strerror(errno), 1);
+		finish(c, NULL, 1);
 	} else {
-		c->ev = EPOLLIN;
-		lb_loop_add(&c->c, EPOLLIN, 1);
-		on_conn(&c->c, EPOLLIN);	/* the request may be there already */
+		watch(c);
 	}
 	return;
 reset:
@@ -500,17 +512,17 @@ static void on_accept(struct lb_conn *l, unsigned ev)
 	(void)ev;
 	for (int i = 0; i < 64 && lst.fd >= 0; i++) {
 		union peer p;
-		socklen_t len = sizeof(p);
 
 		if (lb.max && live >= lb.max) {
 			lb_loop_pause(l, 0);
 			return;
 		}
-		if (lb.file && spare < 0 && (spare = lb_open("/dev/null", O_RDONLY | O_CLOEXEC, 0)) < 0) {
+		if (lb.file && spare < 0 && (spare = open_ro("/dev/null")) < 0) {
 			lb_loop_pause(l, 100);
 			return;
 		}
-		int fd = lb_accept4(l->fd, &p.sa, &len, SOCK_CLOEXEC | (lb.exec ? 0 : SOCK_NONBLOCK));
+		p.addr.len = sizeof(p.addr.u);
+		int fd = lb_accept4(l->fd, &p.addr.u.sa, &p.addr.len, SOCK_CLOEXEC | (lb.exec ? 0 : SOCK_NONBLOCK));
 		if (fd >= 0) {
 			admit(fd, &p);
 		} else if (errno == EAGAIN) {
@@ -527,10 +539,10 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 {
 	(void)ev;
 	for (int i = 0; i < 64 && lst.fd >= 0; i++) {
-		struct conn d = { .status = 0 };
-		socklen_t len = sizeof(d.peer);
+		struct conn d = { .peer.addr.len = sizeof(d.peer.addr.u) };
+		struct lb_addr *a = &d.peer.addr;
 		const char *r = lb.msg;
-		ssize_t n = recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, &d.peer.sa, &len), w = (ssize_t)msglen;
+		ssize_t n = recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, &a->u.sa, &a->len), w = (ssize_t)msglen;
 
 		if (n < 0)
 			return;
@@ -545,11 +557,11 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 			r = buf;
 		}
 		if (w >= 0)
-			w = sendto(l->fd, r, (size_t)w, MSG_DONTWAIT, &d.peer.sa, len);
-		d.out = w > 0 ? (uint64_t)w : 0;
-		tell(&d, w < 0 ? lb_strerror(errno) : "ok");
-		if (++admitted == lb.count)
-			stop_listening();
+			w = sendto(l->fd, r, (size_t)w, MSG_DONTWAIT, &a->u.sa, a->len);
+		if (w > 0)
+			d.out = (uint64_t)w;
+		tell(&d, w < 0 ? NULL : "ok");
+		served();
 	}
 }
 
@@ -580,36 +592,38 @@ bad:
 
 int lo_serve_main(char **argv)
 {
-	uint64_t deadline = 0;
+	uint64_t deadline = UINT64_MAX;	/* none yet */
 	int fd, udp;
 
 	lb_parse(argv, "pa6uUPtvqhmfecnA", NULL, usage);
 	if (lb.nargs)
 		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
-	int modes = !!lb.msg + !!lb.file + !!lb.exec;
-	if (modes != 1)
+	uint64_t modes = lb.seen & (OPT('m') | OPT('f') | OPT('e'));
+	if (!modes || modes & (modes - 1))	/* none, or two of them */
 		lb_die(EX_USAGE, "-m REPLY, -f FILE or -e PROG", modes ? "only one" : "needed (see --help)");
 	udp = (lb.seen & OPT('u')) != 0;
 	if (udp && (lb.exec || lb.uids))
 		lb_die(EX_USAGE, lb.exec ? "-e" : "-A", "not with -u");
-	if (lb.uids)
+	if (lb.uids) {
 		parse_uids();
+		lb_peer_init();
+	}
 	lb_resolve(1);
 	is_unix = lb.sa.u.sa.sa_family == AF_UNIX;
 	if (lb.file) {	/* say now, not per client, that it cannot be read */
-		if ((fd = lb_open(lb.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0)) < 0)
+		if ((fd = open_ro(lb.file)) < 0)
 			lb_die_errno(EX_FAIL, lb.file);
 		close(fd);
 	}
-	if (nuids)
-		lb_peer_init();
-	msglen = lb.msg ? strlen(lb.msg) : 0;
-	lst.fn = udp ? on_dgram : on_accept;
+	if (lb.msg)
+		msglen = strlen(lb.msg);
+	if (udp)
+		lst.fn = on_dgram;
 	lst.fd = lb_listen(udp ? SOCK_DGRAM : SOCK_STREAM);
 	lb_fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
-	char *env[lb.exec ? env_count() + 6 : 1];	/* lives as long as the server */
-	if (lb.exec)
-		env_init(env);
+	/* for -e (cheaper done always than tested for) */
+	char *env[env_count() + 6];	/* lives as long as the server */
+	env_init(env);
 	lb_loop_init();
 	lb_loop_add(&lst, EPOLLIN, 0);
 	for (;;) {
@@ -618,16 +632,18 @@ int lo_serve_main(char **argv)
 		if (sig == SIGCHLD) {
 			reap();
 		} else if (sig) {
-			if (deadline)	/* asked twice: now */
+			if (deadline != UINT64_MAX)	/* asked twice: now */
 				break;
-			/* stop accepting; what is in flight gets a second */
-			stop_listening();
-			deadline = now + 1000000;
+			/* stop accepting; what is in flight gets a second. The
+			 * wake stands until it is due; on a clock of whole ms, it
+			 * may come up to 1 ms before this one's second is over. */
+			if (lst.fd >= 0)
+				lb_loop_close(&lst);
+			lb_loop_wake(1000);
+			deadline = now + 999000;
 		}
-		if ((lst.fd < 0 && !live) || (deadline && now >= deadline))
+		if ((lst.fd < 0 && !live) || now >= deadline)
 			break;
-		if (deadline)
-			lb_loop_wake((int)((deadline - now + 999) / 1000));
 	}
 	return EX_OK;
 }
