@@ -33,13 +33,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* sendfile, pread, wait4, dup3 and execve are made with syscall(), and
- * spawn's full signal set with memset: musl's wrappers of them (and
- * sigfillset) serve no other applet, and with lo-serve alone this is
- * 192 B less binary, as core/lb.h does for open, socket and the like. */
+/* wait4, dup3 and execve are made with syscall(), and spawn's full signal
+ * set with memset: musl's wrappers of them (and sigfillset) serve no other
+ * applet, as core/lb.h does for open, socket and the like. sendfile and
+ * pread keep libc's: their 64-bit offset is split across registers, or
+ * needs the *64 call, on 32-bit machines. */
 
 static const char usage[] =
 	"usage: lo-serve [OPTIONS] -p PORT (-m REPLY | -f FILE | -e PROG [ARGS...])\n\n"
@@ -178,10 +180,10 @@ static int reply(struct conn *c)
 			n = (ssize_t)(msglen - c->out);
 		} else {
 			off_t off = (off_t)c->out;
-			n = syscall(SYS_sendfile, c->c.fd, c->file, &off, 1 << 20);
+			n = sendfile(c->c.fd, c->file, &off, 1 << 20);
 			/* a file sendfile cannot read: through the buffer */
 			if (n < 0 && (errno == EINVAL || errno == ENOSYS))
-				n = syscall(SYS_pread64, c->file, buf, sizeof(buf), off);
+				n = pread(c->file, buf, sizeof(buf), off);
 			else
 				p = NULL;
 		}
