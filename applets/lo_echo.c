@@ -11,8 +11,8 @@
  * What the self-test measures: the round trips with its client and server
  * on one CPU (see selftest()), the server a blocking loop (instrument());
  * bulk: BYTES written in 1 MiB send()s into a sink on another CPU that
- * discards them with MSG_TRUNC, from the first send until the sink's count
- * of what it received is back. -l is the concurrent server on the shared
+ * wakes for each MiB (SO_RCVLOWAT) and discards it with MSG_TRUNC, from the
+ * first send until the sink's count of what it received is back. -l is the concurrent server on the shared
  * event loop, for other clients.
  *
  * Messages: message i of SIZE bytes carries i (little-endian) in its first
@@ -733,8 +733,9 @@ static struct pollfd lfd[4] = { { -1, POLLIN, 0 }, { -1, POLLIN, 0 }, { -1, POLL
 /* The self-test's own server: a measuring instrument, not -l. Its client
  * runs one check at a time, so it serves one connection at a time with
  * blocking calls: no event loop between the kernel and the round trip.
- * The sink (p[3]) discards with MSG_TRUNC (no copy) and answers the count
- * at EOF. UDP (p[2]) comes last and is served until the end. */
+ * The sink (p[3]) wakes for 1 MiB at a time (SO_RCVLOWAT: 7.0-8.0 GB/s
+ * against 4.6-5.5 waking for every segment), discards with MSG_TRUNC (no
+ * copy) and answers the count at EOF. UDP (p[2]) comes last and is served until the end. */
 _Noreturn static void instrument(struct pollfd *p, pid_t parent)
 {
 	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -754,6 +755,8 @@ _Noreturn static void instrument(struct pollfd *p, pid_t parent)
 		if ((c = lb_accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
 		nodelay(c);
+		if (i == 3)
+			setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &(int){ BIG }, sizeof(int));
 		while (w >= 0 && (r = recv(c, ebuf, BIG, i == 3 ? MSG_TRUNC : 0)) > 0) {
 			n += (uint64_t)r;
 			for (char *q = ebuf; i != 3 && r > 0; q += w, r -= w)
