@@ -71,18 +71,30 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The common options (-t included: here the wait for each echo, default
- * 2 s) follow in the core's half of the help. */
-static const char usage[] =
-	"usage: lo-echo [OPTIONS]          self-test: TCP 127.0.0.1 and ::1, UDP\n"
-	"       lo-echo [OPTIONS] -p PORT  client of an echo server (or -U PATH)\n"
-	"       lo-echo -l [OPTIONS]       echo server (-u: UDP)\n\n"
-	" --up      bring lo up first (needs CAP_NET_ADMIN)\n"
-	" -c COUNT  messages per check (1000); -l: clients (-u: datagrams)\n"
-	" -s SIZE   bytes per message (64)\n"
-	" -B BYTES  also bulk throughput (K, M, G)\n"
-	" -J        JSON, not the table\n"
-	"Exit 0 pass, 1 fail, 2 usage, 3 no loopback, 4 timeout (-t, 2 s)\n";
+#define ECHO_COUNT 1000	/* messages per check */
+#define ECHO_SIZE 64		/* bytes per message */
+#define ECHO_WAIT 2		/* seconds a client waits for an echo (-t) */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The modes: the self-test (no -p, no -l), the echo server (-l) and the
+ * client (-p or -U). The common options (-t included: here the wait for
+ * each echo) follow in the core's half of the help. */
+enum { SELF = LB_M1, SERVER = LB_M2, CLIENT = LB_M3 };
+#define OPTIONS(X) \
+	X(0, LB_FLAG, help, 0, \
+		"usage: lo-echo [OPTIONS]          self-test: TCP 127.0.0.1 and ::1, UDP\n" \
+		"       lo-echo [OPTIONS] -p PORT  client of an echo server (or -U PATH)\n" \
+		"       lo-echo -l [OPTIONS]       echo server (-u: UDP)\n") \
+	X('-', LB_FLAG, up, 0, " --up      bring lo up first (needs CAP_NET_ADMIN)") \
+	X('c', LB_COUNT, count, 0, " -c COUNT  messages per check (" STR(ECHO_COUNT) "); -l: clients (-u: datagrams)") \
+	X('s', LB_SIZE, size, SELF | CLIENT, " -s SIZE   bytes per message (" STR(ECHO_SIZE) ")") \
+	X('B', LB_SIZE, bulk, SELF, " -B BYTES  also bulk throughput (K, M, G)") \
+	X('J', LB_FLAG, json, SELF | CLIENT, " -J        JSON, not the table") \
+	X('l', LB_FLAG, listen, SERVER, "") \
+	X(0, LB_FLAG, help, 0, "Exit 0 pass, 1 fail, 2 usage, 3 no loopback, 4 timeout (-t, " STR(ECHO_WAIT) " s)")
+static const char *const mode_name[] = { "not with the self-test", "not with -l", "not with -p" };
+LB_SPEC(spec, OPTIONS, .common = "pa6uUPtwvqh");
 
 enum { PASS, FAIL, SKIP };
 static const char verdict[][5] = { "PASS", "FAIL", "SKIP" };
@@ -90,22 +102,23 @@ static const char verdict[][5] = { "PASS", "FAIL", "SKIP" };
 struct check {
 	const char *name;
 	int type;		/* SOCK_STREAM, SOCK_DGRAM */
-	int res, code, port;	/* port: the self-test's server's */
+	int res, code;
 	union {		/* x: the numeric fields in the report's order */
-		struct {	/* v: min p50 p99 max; mb: (the bytes, per us) */
-			uint64_t n, bytes, ns, v[4], mb, lost, late, dup;
+		struct {	/* v: min p50 p99 max */
+			uint64_t n, bytes, ns, v[4], lost, late, dup;
 		};
-		uint64_t x[11];
+		uint64_t x[10];
 	};
 	char addr[120], note[160];
+	struct lb_addr ep;	/* the echo server's address (last: short offsets for the rest) */
 };
 
-#define O(c) OPT(c)		/* short, for the option tables below */
 #define BIG (1u << 20)		/* bulk and server buffers */
-static int tmo = 2000;		/* ms a client waits for an echo */
-static char ob[8192];		/* stdout, written at once */
+static int wait_ms = ECHO_WAIT * 1000;	/* a client's wait for each echo */
+static uint64_t count, size;	/* per check: -c messages of -s bytes */
+static char outbuf[8192];	/* stdout, written at once */
+static size_t outlen;
 static char ebuf[BIG];		/* the servers' and bulk()'s buffer */
-static size_t on;
 
 static void *xmap(size_t n)
 {
@@ -153,11 +166,11 @@ static char *vfmt(char *p, char *end, const char *f, va_list ap)
 	return p;
 }
 
-static void o(const char *f, ...)	/* to stdout, written by report() */
+static void put(const char *f, ...)	/* to stdout, written by report() */
 {
 	va_list ap;
 	va_start(ap, f);
-	on = (size_t)(vfmt(ob + on, ob + sizeof(ob), f, ap) - ob);
+	outlen = (size_t)(vfmt(outbuf + outlen, outbuf + sizeof(outbuf), f, ap) - outbuf);
 	va_end(ap);
 }
 
@@ -221,7 +234,7 @@ static void fail_err(struct check *k, int err, uint64_t done)
 	const char *unit = k->type == SOCK_DGRAM ? "datagrams" : "bytes";
 
 	if (err == EAGAIN || err == ETIMEDOUT)
-		fail(k, EX_TIME, "no echo within # ms (after # $)", (uint64_t)tmo, done, unit);
+		fail(k, EX_TIME, "no echo within # ms (after # $)", (uint64_t)wait_ms, done, unit);
 	else
 		fail(k, EX_FAIL, "$ (after # $)", err ? lb_strerror(err) : "the server closed the connection",
 		     done, unit);
@@ -262,9 +275,9 @@ static int nodelay(int fd)
 
 static int client_socket(struct check *k)
 {
-	int fd = nodelay(lb_connect(k->type));
-	timeouts(fd, tmo);
-	lb_stpcpy(k->addr, lb_addrstr(&lb.sa));
+	int fd = nodelay(lb_xconnect(&k->ep, k->type));
+	timeouts(fd, wait_ms);
+	lb_stpcpy(k->addr, lb_addrstr(&k->ep));
 	return fd;
 }
 
@@ -272,7 +285,7 @@ static int client_socket(struct check *k)
  * A message that fits the send buffer goes in one send, then a blocking
  * receive (SO_RCVTIMEO bounds it); a larger one is sent and received at
  * once, or an echo server that answers while reading would deadlock us. */
-static int xchg(int fd, const uint8_t *sb, uint8_t *rb, size_t s, size_t *in)
+static int exchange(int fd, const uint8_t *sb, uint8_t *rb, size_t s, size_t *in)
 {
 	size_t out = 0;
 	ssize_t r;
@@ -287,7 +300,7 @@ static int xchg(int fd, const uint8_t *sb, uint8_t *rb, size_t s, size_t *in)
 		}
 		if (out < s) {
 			struct pollfd p = { fd, POLLIN | POLLOUT, 0 };
-			if (!poll(&p, 1, tmo))
+			if (!poll(&p, 1, wait_ms))
 				return ETIMEDOUT;
 			r = recv(fd, rb + *in, s - *in, MSG_DONTWAIT);
 			if (r < 0 && errno == EAGAIN) {
@@ -308,7 +321,7 @@ static int xchg(int fd, const uint8_t *sb, uint8_t *rb, size_t s, size_t *in)
  * bits of its number (a SIZE under 4 cannot tell). */
 static int stale(uint8_t *tmp, const uint8_t *got, size_t r, uint64_t i)
 {
-	size_t s = lb.size;
+	size_t s = size;
 
 	if (s < 4 || r != s)	/* before reading the 4 bytes: they may not be */
 		return 0;
@@ -326,13 +339,13 @@ static int stale(uint8_t *tmp, const uint8_t *got, size_t r, uint64_t i)
  * function.) */
 __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 {
-	size_t s = lb.size, got = 0;
+	size_t s = size, got = 0;
 	uint8_t *rb = sb + s, *tmp = rb + s + 1;
 	int fd = client_socket(k), udp = k->type == SOCK_DGRAM, miss = 0, err = 0;
 	uint64_t i, t, old = 0, start = now_ns();
 
 	memset(hist, 0, sizeof(hist));
-	for (i = 0; i < lb.count && !k->res; i++) {
+	for (i = 0; i < count && !k->res; i++) {
 		fill(sb, i, s);
 		uint64_t t0 = now_ns();
 		if (udp) {
@@ -348,7 +361,7 @@ __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 			}
 			got = (size_t)r;
 			miss = 0;
-		} else if ((err = xchg(fd, sb, rb, s, &got)) || got < s) {
+		} else if ((err = exchange(fd, sb, rb, s, &got)) || got < s) {
 			break;
 		}
 		t = now_ns() - t0;
@@ -365,7 +378,7 @@ __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 	k->ns = now_ns() - start;
 	k->v[1] = pct(k, 500);	/* (0 when n is: rank 0, clamped to min) */
 	k->v[2] = pct(k, 990);
-	if (!k->res && i < lb.count)
+	if (!k->res && i < count)
 		fail_err(k, err, udp ? i : i * s + got);
 	if (!udp && !k->res) {
 		/* the end: half-close; the server closes too, and says no more */
@@ -434,7 +447,7 @@ static const char *val(struct check *k, int f, char *b)
 
 	if (f < 3 || f == NF - 1)
 		return f == 0 ? verdict[k->res] : f == 1 ? k->name : f == 2 ? k->addr : k->note;
-	n = k->x[f - 3];
+	n = k->x[f - 3 - (f > COL + 4)];	/* mb_s has no slot: see below */
 	if (f == 5)
 		div = 1000000000;
 	else if (f == COL + 4)	/* MB/s = bytes per us */
@@ -449,57 +462,57 @@ static const char *val(struct check *k, int f, char *b)
 static void o_pad(const char *s, int w)	/* right-aligned in w columns */
 {
 	for (int n = (int)strlen(s); n < w; n++)
-		o(" ");
-	o("$", s);
+		put(" ");
+	put("$", s);
 }
 
 static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 {
-	int json = (lb.seen & O('J')) != 0;
+	int json = lb.json;
 	char b[24];
 
-	if (!json && lb_quiet())
+	if (!json && lb.quiet)
 		return;
 	if (json) {
-		o("{\"ok\":$,\"exit\":#,\"mode\":\"$\"", code ? "false" : "true", (uint64_t)code,
+		put("{\"ok\":$,\"exit\":#,\"mode\":\"$\"", code ? "false" : "true", (uint64_t)code,
 		  self ? "self-test" : "client");
 		if (self)
-			o(",\"ipv6\":$", ck[1].res == SKIP ? "false" : "true");
-		o(",\"count\":#,\"size\":#,\"wall_ms\":#,\"checks\":[", lb.count, lb.size,
+			put(",\"ipv6\":$", ck[1].res == SKIP ? "false" : "true");
+		put(",\"count\":#,\"size\":#,\"wall_ms\":#,\"checks\":[", count, size,
 		  (lb_now_us() - t0) / 1000);
 	} else {
-		o("check               min us    p50 us    p99 us    max us      MB/s  result\n");
+		put("check               min us    p50 us    p99 us    max us      MB/s  result\n");
 	}
 	for (struct check *k = ck; k < ck + nck; k++) {
 		if (json) {
-			o(",{");
+			put(",{");
 			const char *key = field;
 			for (int f = 0; f < NF; f++, key += strlen(key) + 1)	/* "KEY":"string" or "KEY":number */
-				o(f < 3 || f == NF - 1 ? ",\"$\":\"@\"" : ",\"$\":$", key, val(k, f, b));
-			o("}");
+				put(f < 3 || f == NF - 1 ? ",\"$\":\"@\"" : ",\"$\":$", key, val(k, f, b));
+			put("}");
 			continue;
 		}
-		o("$", k->name);
+		put("$", k->name);
 		o_pad("", 14 - (int)strlen(k->name));
 		for (int f = COL; f < COL + 5; f++) {
 			const char *v = val(k, f, b);
 			o_pad(v == null ? "-" : v, 10);
 		}
-		o(k->res != FAIL && *k->note ? "  $  ($)\n" : "  $\n", verdict[k->res], k->note);
+		put(k->res != FAIL && *k->note ? "  $  ($)\n" : "  $\n", verdict[k->res], k->note);
 	}
 	if (json)
-		o("]}\n");
-	for (char *p = ob; on;) {
-		ssize_t w = write(1, p, on);
+		put("]}\n");
+	for (char *p = outbuf; outlen;) {
+		ssize_t w = write(1, p, outlen);
 		if (w <= 0)
 			break;
-		p += w, on -= (size_t)w;
+		p += w, outlen -= (size_t)w;
 	}
 }
 
 /* ---- the server ---- */
 
-static uint64_t served, last_us;
+static uint64_t handled, last_us;	/* -l: clients (-u: datagrams) so far */
 static unsigned nopen;
 static int stopped;
 
@@ -551,9 +564,9 @@ static void idle(void)
 }
 
 /* One more client (-u: datagram) served: the -c COUNTth stops L */
-static void count(struct lb_conn *l)
+static void one_more(struct lb_conn *l)
 {
-	if (++served == lb.count) {
+	if (++handled == lb.count) {
 		lb_loop_close(l);	/* (no child shares it) */
 		stopped = 1;
 	}
@@ -573,7 +586,7 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 				close(fd);
 			/* out of descriptors or memory: wait, never spin */
 			if (fd >= 0 || (errno != EAGAIN && errno != ECONNABORTED))
-				lb_loop_pause(c, 100);
+				lb_loop_pause(c, LB_PAUSE_MS);
 			return;
 		}
 		e->fd = nodelay(fd);
@@ -582,7 +595,7 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 		nopen++;
 		if (lb.verbose)
 			lb_say("connection from ", lb_addrstr(&peer), NULL);
-		count(c);
+		one_more(c);
 	}
 }
 
@@ -605,7 +618,7 @@ static void on_udp(struct lb_conn *c, unsigned ev)
 	for (int budget = 64; ev && budget-- && !stopped;) {
 		if (echo_dgram(c->fd, MSG_DONTWAIT) < 0)
 			return;
-		count(c);
+		one_more(c);
 	}
 }
 
@@ -685,11 +698,11 @@ static void up(void)
 		.blen = 8, .btype = 1, .addr = { 127, 0, 0, 1 },
 	};
 
-	if (lb_lo_state(AF_INET) == 1) {	/* down */
+	if (lb_lo_state(NULL, AF_INET) == 1) {	/* down */
 		rtnl(&link, sizeof(link), "lo: cannot bring it up");
 		lb_say("lo: brought up", NULL);
 	}
-	if (lb_lo_state(AF_INET) == 2) {	/* up, without 127.0.0.1 */
+	if (lb_lo_state(NULL, AF_INET) == 2) {	/* up, without 127.0.0.1 */
 		rtnl(&addr, sizeof(addr), "lo: cannot add 127.0.0.1/8");
 		lb_say("lo: added 127.0.0.1/8", NULL);
 	}
@@ -697,24 +710,16 @@ static void up(void)
 
 /* ---- the self-test ---- */
 
-static pid_t child;
+static pid_t instrument_pid;
 
-static void reap(void)
+static void end_instrument(void)
 {
-	if (child > 0) {
-		kill(child, SIGKILL);
+	if (instrument_pid > 0) {
+		kill(instrument_pid, SIGKILL);
 		/* waitpid(), but musl's is linked for lo-echo alone only */
-		syscall(SYS_wait4, child, NULL, 0, NULL);
-		child = 0;
+		syscall(SYS_wait4, instrument_pid, NULL, 0, NULL);
+		instrument_pid = 0;
 	}
-}
-
-/* K's address is in its name: "tcp ::1" */
-static void target(struct check *k, int port)
-{
-	lb.addr = lb_strchr(k->name, ' ') + 1;
-	lb.port = port;
-	lb_resolve(!port);
 }
 
 static struct check ck[4];	/* the self-test's; the client's is ck[0] */
@@ -722,7 +727,7 @@ static uint64_t all[16], one[16];	/* CPU masks: 1024 CPUs */
 
 static void cpus(const uint64_t *mask)	/* both processes on MASK */
 {
-	syscall(SYS_sched_setaffinity, child, 128, mask);
+	syscall(SYS_sched_setaffinity, instrument_pid, 128, mask);
 	syscall(SYS_sched_setaffinity, 0, 128, mask);
 }
 
@@ -782,24 +787,24 @@ static int selftest(void)
 		k->type = *n == 'u' ? SOCK_DGRAM : SOCK_STREAM;
 	}
 	/* diagnose: lo down or 127.0.0.1 missing end it here (exit 3) */
-	target(ck, 0);
-	if (lb_lo_state(AF_INET))
-		lb_net_die(EADDRNOTAVAIL, "127.0.0.1");
-	if (lb_lo_state(AF_INET6)) {
+	if (lb_lo_state(NULL, AF_INET))
+		lb_net_die(EADDRNOTAVAIL, "127.0.0.1", AF_INET);
+	if (lb_lo_state(NULL, AF_INET6)) {
 		ck[1].res = SKIP;
 		lb_stpcpy(ck[1].note, "no ::1");
 		lb_say("note: ::1 is not available (IPv6 off, or not on lo): its check is skipped", NULL);
 	}
-	if (lb.size > 65507) {
+	if (size > LB_UDP_MAX) {
 		ck[2].res = SKIP;
-		lb_stpcpy(ck[2].note, "SIZE > 65507");
+		lb_stpcpy(ck[2].note, "SIZE > " STR(LB_UDP_MAX));
 	}
 	for (int i = 0; i < nck; i++) {
-		if (ck[i].res)
+		struct check *k = &ck[i];
+		if (k->res)
 			continue;
-		target(&ck[i], 0);
-		lfd[i].fd = lb_listen(ck[i].type);
-		ck[i].port = lb.port;
+		/* the address is in its name: "tcp ::1" */
+		lb_xresolve(&k->ep, lb_strchr(k->name, ' ') + 1, NULL, 0, 1);
+		lfd[i].fd = lb_xlisten(&k->ep, k->type);
 	}
 	/* The round trips run with client and server on one CPU: a wakeup on
 	 * another costs an inter-processor interrupt, which is most of the
@@ -818,12 +823,16 @@ static int selftest(void)
 	/* fork(2) itself: musl's fork() brings 1.5 KB of atfork locking that
 	 * a single-threaded program does not need (the child never raise()s) */
 	pid_t parent = getpid();
-	child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-	if (child < 0)
+#ifdef __s390__	/* s390's clone takes the new stack first, then the flags */
+	instrument_pid = (pid_t)syscall(SYS_clone, 0, SIGCHLD, 0, 0, 0);
+#else
+	instrument_pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
+	if (instrument_pid < 0)
 		lb_die_errno(EX_FAIL, "fork");
-	if (!child)
+	if (!instrument_pid)
 		instrument(lfd, parent);
-	lb_atexit(reap);
+	lb_atexit(end_instrument);
 	for (int i = 0; i < 4; i++)
 		close(lfd[i].fd);
 	return nck;
@@ -833,66 +842,49 @@ static int selftest(void)
 
 int lo_echo_main(char **argv)
 {
-	/* the options each mode takes */
-	const uint64_t ok[] = {	/* not static: clang does not fold strchr there */
-		O('v') | O('q') | O('c') | O('t') | O('s') | O('B') | O('J'),
-		O('v') | O('q') | O('l') | O('p') | O('a') | O('6') | O('u') | O('U') | O('P') | O('t') | O('c'),
-		O('v') | O('q') | O('p') | O('a') | O('6') | O('u') | O('U') | O('t') | O('w') | O('c') | O('s') | O('J'),
-	};
-	static const char *const not[] = { "not with the self-test", "not with -l", "not with -p" };
 	uint64_t t0 = lb_now_us();
 	int nck = 1, code = 0;
 
-	lb_parse(argv, "pa6uUPtwvqhlcsBJ", "up", usage);
-	uint64_t seen = lb.seen, bad;
-	int mode = seen & O('l') ? 1 : seen & (O('p') | O('U')) ? 2 : 0;
-	int type = seen & O('u') ? SOCK_DGRAM : SOCK_STREAM;
-	if (lb.nargs)
-		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
-	if ((bad = seen & ~ok[mode])) {
-		char opt[3] = { '-', LB_LETTERS[__builtin_ctzll(bad)], 0 };
-		lb_die(EX_USAGE, opt, not[mode]);
-	}
-	if (lb.longopt)
+	lb_parse(argv, &spec);
+	unsigned mode = lb.listen ? SERVER : lb.port >= 0 || lb.path ? CLIENT : SELF;
+	int type = lb.udp ? SOCK_DGRAM : SOCK_STREAM;
+	lb_modes(mode, mode_name);
+	if (lb.up)
 		up();
-	if (mode == 1) {
+	if (mode == SERVER) {
 		static struct lb_conn l;
+		struct lb_addr here;
 		l.fn = type == SOCK_DGRAM ? on_udp : on_accept;
-		if (lb.port < 0)	/* no -p: the kernel picks, and we say which */
-			lb.port = 0;	/* (-U: not looked at) */
-		lb_resolve(1);
-		l.fd = lb_listen(type);
-		if (!(seen & (O('p') | O('U') | O('v'))))
-			lb_say("listening on ", lb_addrstr(&lb.sa), NULL);
+		/* no -p: the kernel picks, and we say which (-U: not looked at) */
+		lb_xresolve(&here, lb.addr, lb.path, lb.port < 0 ? 0 : lb.port, 1);
+		l.fd = lb_xlisten(&here, type);
+		if (lb.port < 0 && !lb.path && !lb.verbose)
+			lb_say("listening on ", lb_addrstr(&here), NULL);
 		return serve(&l);
 	}
 
-	if (!lb.count)		/* -c 0 is refused */
-		lb.count = 1000;
-	if (!(seen & O('s')))
-		lb.size = 64;
-	if (!lb.size || lb.size > (type == SOCK_DGRAM ? 65507 : 64u << 20))
-		lb_die(EX_USAGE, "-s", "not a message size (1 to 64M; UDP: 65507)");
+	count = lb.count ? lb.count : ECHO_COUNT;	/* -c 0 is refused */
+	size = lb_given('s') ? lb.size : ECHO_SIZE;
+	if (!size || size > (type == SOCK_DGRAM ? LB_UDP_MAX : 64u << 20))
+		lb_die(EX_USAGE, "-s", "not a message size (1 to 64M; UDP: " STR(LB_UDP_MAX) ")");
 	if (lb.idle_ms > 0)
-		tmo = (int)lb.idle_ms;
-	if (!mode) {
+		wait_ms = (int)lb.idle_ms;
+	if (mode == SELF) {
 		nck = selftest();
 	} else {	/* the client: one check */
 		static char name[128];
-		lb_resolve(0);
-		lb_stpcpy(lb_stpcpy(name, lb.path ? "unix " : type == SOCK_DGRAM ? "udp " : "tcp "), lb_addrstr(&lb.sa));
+		lb_xendpoint(&ck->ep, 0);
+		lb_stpcpy(lb_stpcpy(name, lb.path ? "unix " : type == SOCK_DGRAM ? "udp " : "tcp "), lb_addrstr(&ck->ep));
 		ck->name = name;
 		ck->type = type;
 	}
 	/* one buffer for every check, never unmapped: no munmap linked in */
-	uint8_t *buf = xmap(3 * lb.size + 1);
+	uint8_t *buf = xmap(3 * size + 1);
 	for (int j = 0; j < 4; j++) {
 		int i = j ^ j >> 1;	/* 0 1 3 2: UDP last, see instrument() */
 		struct check *k = &ck[i];
 		if (i >= nck || k->res)
 			continue;
-		if (!mode)
-			target(k, k->port);
 		if (i == 3) {	/* bulk: sender and sink each on a CPU of its own */
 			cpus(all);
 			bulk(k);
@@ -903,7 +895,7 @@ int lo_echo_main(char **argv)
 		if (!code)	/* the first failure's (k->code is 0 unless it failed) */
 			code = k->code;
 	}
-	reap();
-	report(ck, nck, !mode, code, t0);
+	end_instrument();
+	report(ck, nck, mode == SELF, code, t0);
 	return code;
 }

@@ -12,22 +12,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] =
-	"usage: lo-recv [OPTIONS] -p PORT [-o FILE] [-m REPLY] [-k [-c COUNT]]\n\n"
-	"Listen on a loopback port, accept one connection and write every byte that\n"
-	"arrives to stdout (or FILE) until the peer half-closes. Exit 0 when every\n"
-	"byte was stored; if the output fails, reset the connection and exit 1.\n\n"
-	" -o FILE  write to FILE instead of stdout\n"
-	" -m REPLY send REPLY once the first bytes (or the peer's EOF) arrive\n"
-	" -k       keep accepting, one connection after another (appending)\n"
-	" -c COUNT with -k: stop after COUNT connections\n";
+#define OPTIONS(X) \
+	X(0, LB_FLAG, help, 0, \
+		"usage: lo-recv [OPTIONS] -p PORT [-o FILE] [-m REPLY] [-k [-c COUNT]]\n\n" \
+		"Listen on a loopback port, accept one connection and write every byte that\n" \
+		"arrives to stdout (or FILE) until the peer half-closes. Exit 0 when every\n" \
+		"byte was stored; if the output fails, reset the connection and exit 1.\n") \
+	X('o', LB_STR, out, 0, " -o FILE  write to FILE instead of stdout") \
+	X('m', LB_STR, msg, 0, " -m REPLY send REPLY once the first bytes (or the peer's EOF) arrive") \
+	X('k', LB_FLAG, keep, 0, " -k       keep accepting, one connection after another (appending)") \
+	X('c', LB_COUNT, count, 0, " -c COUNT stop after COUNT connections (implies -k)")
+LB_SPEC(spec, OPTIONS, .common = "pa6UPtvqh");
 
 int lo_recv_main(char **argv)
 {
-	lb_parse(argv, "pa6UPtvqhmokc", NULL, usage);
-	if (lb.nargs)
-		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
-	lb_resolve(1);
+	static struct lb_addr here;	/* static: keeps the frame small */
+
+	lb_parse(argv, &spec);
+	lb_xendpoint(&here, 1);
 
 	int out = 1;
 	if (lb.out) {
@@ -35,14 +37,15 @@ int lo_recv_main(char **argv)
 		if (out < 0)
 			lb_die_errno(EX_FAIL, lb.out);
 	}
-	int lfd = lb_listen(SOCK_STREAM);
+	int lfd = lb_xlisten(&here, SOCK_STREAM);
 	uint64_t done = 0;
-	int keep = (lb.seen & (OPT('k') | OPT('c'))) != 0;
+	int keep = lb.keep || lb.count;
 
 	do {
 		struct lb_addr peer;
 		struct lb_pump p = {
-			.sock = lb_accept(lfd, &peer),
+			.sock = lb_xaccept(lfd, &here, &peer),
+			.ep = &here,
 			.msg = lb.msg,
 			.msglen = lb.msg ? strlen(lb.msg) : 0,
 			.gate = 1,

@@ -12,20 +12,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] =
-	"usage: lo-send [OPTIONS] -p PORT [-m MESSAGE | FILE...]\n\n"
-	"Connect to a loopback port and send MESSAGE (no newline added), the FILEs\n"
-	"in order, or stdin (- is stdin). Then half-close and copy what the peer\n"
-	"sends back to stdout until it closes. Exit 0 only if every byte was sent\n"
-	"and the peer closed cleanly; 1 if it reset or vanished.\n\n"
-	" -m MSG   send MSG instead of files or stdin\n";
+#define OPTIONS(X) \
+	X(0, LB_FLAG, help, 0, \
+		"usage: lo-send [OPTIONS] -p PORT [-m MESSAGE | FILE...]\n\n" \
+		"Connect to a loopback port and send MESSAGE (no newline added), the FILEs\n" \
+		"in order, or stdin (- is stdin). Then half-close and copy what the peer\n" \
+		"sends back to stdout until it closes. Exit 0 only if every byte was sent\n" \
+		"and the peer closed cleanly; 1 if it reset or vanished.\n") \
+	X('m', LB_STR, msg, 0, " -m MSG   send MSG instead of files or stdin")
+LB_SPEC(spec, OPTIONS, .common = "pa6Utwvqh", .operands = 1);
 
 int lo_send_main(char **argv)
 {
-	lb_parse(argv, "pa6Utwvqhm", NULL, usage);
+	static struct lb_addr to;	/* static: keeps the frame small (-32 B) */
+
+	lb_parse(argv, &spec);
 	if (lb.msg && lb.nargs)
 		lb_die(EX_USAGE, "-m", "conflicts with FILE operands");
-	lb_resolve(0);
+	lb_xendpoint(&to, 0);
 
 	int n = lb.nargs ? lb.nargs : !lb.msg;
 	int fds[n ? n : 1];
@@ -39,7 +43,8 @@ int lo_send_main(char **argv)
 		fds[0] = 0;
 
 	struct lb_pump p = {
-		.sock = lb_connect(SOCK_STREAM),
+		.sock = lb_xconnect(&to, SOCK_STREAM),
+		.ep = &to,
 		.msg = lb.msg,
 		.msglen = lb.msg ? strlen(lb.msg) : 0,
 		.files = fds,

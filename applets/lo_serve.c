@@ -43,15 +43,18 @@
  * pread keep libc's: their 64-bit offset is split across registers, or
  * needs the *64 call, on 32-bit machines. */
 
-static const char usage[] =
-	"usage: lo-serve [OPTIONS] -p PORT (-m REPLY | -f FILE | -e PROG [ARGS...])\n\n"
-	"Serve all clients at once. SIGTERM or SIGINT: exit 0.\n\n"
-	" -m REPLY send REPLY once a client speaks or half-closes (-u: per datagram)\n"
-	" -f FILE  the same with FILE, read afresh each time\n"
-	" -e PROG  run PROG [ARGS...] (no shell; last) per client, UCSPI variables set\n"
-	" -c COUNT exit after COUNT connections\n"
-	" -n MAX   at most MAX at once (the rest wait)\n"
-	" -A UIDS  admit only peers of these users (UID[,UID...]); reset others\n";
+#define OPTIONS(X) \
+	X(0, LB_FLAG, help, 0, \
+		"usage: lo-serve [OPTIONS] -p PORT (-m REPLY | -f FILE | -e PROG [ARGS...])\n\n" \
+		"Serve all clients at once. SIGTERM or SIGINT: exit 0.\n") \
+	X('m', LB_STR, msg, 0, " -m REPLY send REPLY once a client speaks or half-closes (-u: per datagram)") \
+	X('f', LB_STR, file, 0, " -f FILE  the same with FILE, read afresh each time") \
+	X('e', LB_REST, exec, 0, " -e PROG  run PROG [ARGS...] (no shell; last) per client, UCSPI variables set") \
+	X('c', LB_COUNT, count, 0, " -c COUNT exit after COUNT connections") \
+	X('n', LB_COUNT, max, 0, " -n MAX   at most MAX at once (the rest wait)") \
+	X('A', LB_STR, uids, 0, " -A UIDS  admit only peers of these users (UID[,UID...]); reset others")
+LB_SPEC(spec, OPTIONS, .common = "pa6uUPtvqh",
+	.excl = "eu\0not with -u\0Au\0not with -u\0");
 
 enum { WAIT, SEND, DRAIN };
 
@@ -77,6 +80,7 @@ static void on_accept(struct lb_conn *l, unsigned ev);
 static struct lb_conn lst = { .fd = -1, .fn = on_accept };	/* -u: on_dgram */
 static size_t msglen;
 static int spare = -1;		/* a descriptor kept for the day they run out */
+static struct lb_addr here;	/* where it listens */
 static int is_unix;
 static uint64_t admitted;	/* accepted so far */
 static unsigned live;		/* connections or children now */
@@ -270,7 +274,7 @@ static int open_file(void)
 	       (errno == EMFILE || errno == ENFILE) && spare >= 0) {
 		close(spare);
 		spare = -1;
-		lb_loop_pause(&lst, 100);
+		lb_loop_pause(&lst, LB_PAUSE_MS);
 	}
 	if (f < 0)
 		lb_say(lb.file, ": ", lb_strerror(errno), NULL);
@@ -341,7 +345,7 @@ static void set_ucspi(const union peer *p)
 		names = "PROTO=\0TCPLOCALIP=\0TCPLOCALPORT=\0TCPREMOTEIP=\0TCPREMOTEPORT=";
 		val[0] = "TCP";
 		val[1] = l;
-		val[2] = ipport(&lb.sa, l);
+		val[2] = ipport(&here, l);
 		val[3] = r;
 		val[4] = ipport(&p->addr, r);
 	}
@@ -430,7 +434,7 @@ static void spawn(struct conn *c)
 	if (c->pid < 0) {	/* out of processes: this one is reset, the next waits */
 		const char *why = lb_strerror(errno);
 		lb_say("fork: ", why, NULL);
-		lb_loop_pause(&lst, 100);
+		lb_loop_pause(&lst, LB_PAUSE_MS);
 		c->status = 127 << 8;
 		finish(c, why, 1);
 		return;
@@ -525,7 +529,7 @@ static void on_accept(struct lb_conn *l, unsigned ev)
 			return;
 		}
 		if (lb.file && spare < 0 && (spare = open_ro("/dev/null")) < 0) {
-			lb_loop_pause(l, 100);
+			lb_loop_pause(l, LB_PAUSE_MS);
 			return;
 		}
 		p.addr.len = sizeof(p.addr.u);
@@ -536,7 +540,7 @@ static void on_accept(struct lb_conn *l, unsigned ev)
 			return;
 		} else if (errno != ECONNABORTED && errno != EINTR && errno != EPERM && errno != EPROTO) {
 			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: wait, never spin */
-			lb_loop_pause(l, 100);
+			lb_loop_pause(l, LB_PAUSE_MS);
 			return;
 		}
 	}
@@ -559,7 +563,7 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 			int f = open_file();	/* no spare here: a plain open */
 			if (f < 0)
 				continue;
-			w = read(f, buf, 65507);
+			w = read(f, buf, LB_UDP_MAX);
 			close(f);
 			r = buf;
 		}
@@ -602,21 +606,17 @@ int lo_serve_main(char **argv)
 	uint64_t deadline = UINT64_MAX;	/* none yet */
 	int fd, udp;
 
-	lb_parse(argv, "pa6uUPtvqhmfecnA", NULL, usage);
-	if (lb.nargs)
-		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
-	uint64_t modes = lb.seen & (OPT('m') | OPT('f') | OPT('e'));
-	if (!modes || modes & (modes - 1))	/* none, or two of them */
+	lb_parse(argv, &spec);
+	int modes = !!lb.msg + !!lb.file + !!lb.exec;
+	if (modes != 1)
 		lb_die(EX_USAGE, "-m REPLY, -f FILE or -e PROG", modes ? "only one" : "needed (see --help)");
-	udp = (lb.seen & OPT('u')) != 0;
-	if (udp && (lb.exec || lb.uids))
-		lb_die(EX_USAGE, lb.exec ? "-e" : "-A", "not with -u");
+	udp = lb.udp;
 	if (lb.uids) {
 		parse_uids();
 		lb_peer_init();
 	}
-	lb_resolve(1);
-	is_unix = lb.sa.u.sa.sa_family == AF_UNIX;
+	lb_xendpoint(&here, 1);
+	is_unix = here.u.sa.sa_family == AF_UNIX;
 	if (lb.file) {	/* say now, not per client, that it cannot be read */
 		if ((fd = open_ro(lb.file)) < 0)
 			lb_die_errno(EX_FAIL, lb.file);
@@ -626,7 +626,7 @@ int lo_serve_main(char **argv)
 		msglen = strlen(lb.msg);
 	if (udp)
 		lst.fn = on_dgram;
-	lst.fd = lb_listen(udp ? SOCK_DGRAM : SOCK_STREAM);
+	lst.fd = lb_xlisten(&here, udp ? SOCK_DGRAM : SOCK_STREAM);
 	lb_fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
 	/* for -e (cheaper done always than tested for) */
 	char *env[env_count() + 6];	/* lives as long as the server */

@@ -1,7 +1,9 @@
 /* lb.h - the loopbox core: what every applet shares.
  *
- * Conventions (toybox-style): x-prefixed helpers print the error and exit,
- * so applet code reads as the happy path. Exit codes are the SPEC's.
+ * Conventions (toybox-style): a helper whose name has an x after the
+ * prefix (lb_xlisten, xmap) prints the error and exits when it fails, so
+ * applet code reads as the happy path; every other function returns its
+ * failure (-1, or an errno where it says so). Exit codes are the SPEC's.
  */
 #ifndef LB_H
 #define LB_H
@@ -25,14 +27,6 @@ enum {
 	EX_NOAPPLET = 127,
 };
 
-/* ---- the parsed command line: one struct for all applets ---- */
-
-/* Option letters, in the order of the bit they set in lb.seen. */
-#define LB_LETTERS "pa6uUPtwvqhmokcfenAlsBJ"
-/* folds to a constant for a literal letter: no call in the applets */
-#define OPT(c) (1ULL << (__builtin_strchr(LB_LETTERS, (c)) - LB_LETTERS))
-int lb_optbit(int c);
-
 struct lb_addr {
 	socklen_t len;
 	union {
@@ -43,35 +37,100 @@ struct lb_addr {
 	} u;
 };
 
-struct lb {
-	const char *name;	/* applet name, for messages */
-	uint64_t seen;		/* OPT(c) for each option given */
+/* ---- the parsed command line ----
+ *
+ * Each applet describes its options in one table next to its help (see
+ * lo_send.c): a row per option gives its letter, kind, the field it sets,
+ * the modes it goes with, and its line of help, which names its argument.
+ * lb_parse derives from the tables the letters accepted, the range checks,
+ * the conflicts and the usage text. The options most applets share are one
+ * table in opt.c; an applet names the letters it takes from it.
+ */
+struct lb_opts {
+	const char *name;	/* the applet's name, for messages (set by main) */
 	int port;		/* -p, -1 when absent */
-	const char *addr;	/* -a text (default 127.0.0.1) */
+	const char *addr;	/* -a (default 127.0.0.1; -6: ::1) */
 	const char *path;	/* -U */
 	const char *portfile;	/* -P */
 	long idle_ms;		/* -t, -1 when absent */
 	long wait_ms;		/* -w, 0 when absent */
-	int verbose;		/* -v */
+	/* flags: how many times given (-v -v: 2) */
+	unsigned char v6, udp, verbose, quiet, keep, listen, json, up, help;
 	const char *msg;	/* -m */
 	const char *out;	/* -o */
 	const char *file;	/* -f */
-	char **exec;		/* -e PROG ARGS... (NULL-terminated) */
-	uint64_t count;		/* -c */
-	uint64_t max;		/* -n */
 	const char *uids;	/* -A */
+	char **exec;		/* -e PROG ARGS... (NULL-terminated) */
+	uint64_t count;		/* -c, 0 when absent */
+	uint64_t max;		/* -n, 0 when absent */
 	uint64_t size;		/* -s */
 	uint64_t bulk;		/* -B */
-	const char *longopt;	/* the one applet-specific --word allowed */
-	char **args;		/* operands left after the options */
+	char **args;		/* the operands, NULL-terminated */
 	int nargs;
-	struct lb_addr sa;	/* the resolved endpoint */
 };
-extern struct lb lb;
+/* Written by lb_parse (and main, for the name) alone; everyone else reads
+ * it through lb, a read-only view: a store to lb.x does not compile. */
+extern struct lb_opts lb_opts;
+#define lb (*(const struct lb_opts *)&lb_opts)
 
-/* Parse argv against the letters in OPTS (a subset of LB_LETTERS) and the
- * one long option LONGW (may be NULL). Prints USAGE for -h/--help. */
-void lb_parse(char **argv, const char *opts, const char *longw, const char *usage);
+/* The kinds of option, and what lb_parse checks of each argument. */
+enum {
+	LB_FLAG,	/* no argument: the field counts it */
+	LB_STR,		/* non-empty text */
+	LB_PORT,	/* 0-65535 */
+	LB_SECS,	/* seconds, 0.001-86400, decimals allowed -> ms */
+	LB_SECS0,	/* the same, 0 allowed */
+	LB_COUNT,	/* 1-4294967295 */
+	LB_SIZE,	/* bytes, K, M, G allowed, at most 1T */
+	LB_REST,	/* the rest of the command line: PROG [ARGS...] */
+};
+/* The modes of an applet that has several (lo-echo): a bit each. */
+enum { LB_MALL = 0, LB_M1 = 1, LB_M2 = 2, LB_M3 = 4 };
+
+struct lb_opt {
+	char c;			/* the letter; '-': a long option, 0: a line of text */
+	unsigned char kind;	/* LB_FLAG ... */
+	unsigned char field;	/* offsetof(struct lb_opts, FIELD) */
+	unsigned char modes;	/* LB_M1|...: the modes it goes with; 0: all */
+};
+/* An option table is an X-macro list of rows
+ *	X(LETTER, KIND, FIELD, MODES, " -c ARG   help line")
+ * from which LB_ROW makes the rows and LB_TEXT their lines of usage, in
+ * the same order ("" for a row not shown). A long option's name follows
+ * the " --" of its line. A row of LETTER 0 is a line of text alone: the
+ * usage line above the options, say. */
+#define LB_ROW(c, kind, field, modes, line) \
+	{ c, kind, offsetof(struct lb_opts, field) + LB_FITS(kind, field), modes },
+#define LB_TEXT(c, kind, field, modes, line) line "\0"
+/* 0, or a compile error where FIELD is not the size KIND stores */
+#define LB_FITS(kind, field) 0 * sizeof(char[sizeof(lb_opts.field) == \
+	((kind) == LB_FLAG ? 1 : (kind) == LB_PORT ? sizeof(int) : \
+	 (kind) == LB_SECS || (kind) == LB_SECS0 ? sizeof(long) : \
+	 (kind) == LB_COUNT || (kind) == LB_SIZE ? 8 : sizeof(char *)) ? 1 : -1])
+
+struct lb_spec {
+	const struct lb_opt *rows;	/* its own options, and lines of text */
+	const char *text;	/* their lines of usage */
+	const char *common;	/* the letters it takes from the shared table */
+	const char *excl;	/* "XYZ\0why\0...": -X with -Y or -Z: why not */
+	unsigned char nrows;
+	unsigned char operands;	/* operands allowed */
+};
+#define LB_SPEC(name, list, ...) \
+	static const struct lb_opt name##_rows[] = { list(LB_ROW) }; \
+	_Static_assert(sizeof(name##_rows) <= 32 * sizeof(struct lb_opt), "32 options at most"); \
+	static const struct lb_spec name = { \
+		.rows = name##_rows, .text = list(LB_TEXT), \
+		.nrows = sizeof(name##_rows) / sizeof(name##_rows[0]), __VA_ARGS__ }
+
+/* Parse argv by SPEC into lb; usage errors exit 2, -h/--help prints the
+ * usage and exits 0. */
+void lb_parse(char **argv, const struct lb_spec *spec);
+/* For an applet with modes: exit 2 if an option given does not go with
+ * MODE (LB_M1, LB_M2, ...), saying the WHY of that mode (WHY[0], ...). */
+void lb_modes(unsigned mode, const char *const *why);
+/* Was option C given? (For an option whose field cannot tell.) */
+int lb_given(int c);
 
 /* ---- messages and exits ---- */
 void lb_write(int fd, const char *s, ...);	/* NULL-terminated strings */
@@ -81,9 +140,11 @@ _Noreturn void lb_die_errno(int code, const char *what);
 const char *lb_strerror(int err);
 char *lb_utoa(char *buf, uint64_t n);	/* returns buf, NUL-terminated */
 char *lb_fixed(char *buf, uint64_t n, unsigned div, int digits);
-void lb_atexit(void (*fn)(void));	/* one cleanup hook, run by lb_exit */
+/* FN runs at lb_exit, the last added first; up to LB_NEXIT hooks, each
+ * added by the code that made what it cleans up. */
+#define LB_NEXIT 4
+void lb_atexit(void (*fn)(void));
 _Noreturn void lb_exit(int code);
-int lb_quiet(void);
 
 /* ---- numbers ---- */
 /* All return -1 (and print nothing) on malformed input. */
@@ -92,18 +153,34 @@ long lb_secs(const char *s);		/* "1.5" -> 1500 ms */
 uint64_t lb_now_us(void);		/* monotonic */
 
 /* ---- sockets ---- */
-void lb_resolve(int listener);		/* lb.addr/-6/-U/-p -> lb.sa, exit 2 if bad */
+#define LB_UDP_MAX 65507	/* the largest UDP payload over IPv4 */
+#define LB_PAUSE_MS 100		/* a wait for resources (descriptors) */
+/* The endpoint ADDR (text: 127.0.0.0/8, ::1, localhost) and PORT, or the
+ * UNIX socket PATH (when not NULL), into *A; usage errors exit 2. Port 0
+ * only for a LISTENER. */
+void lb_xresolve(struct lb_addr *a, const char *addr, const char *path, int port, int listener);
+/* The endpoint the common options (-a, -6, -U, -p) name. */
+void lb_xendpoint(struct lb_addr *a, int listener);
 const char *lb_addrstr(const struct lb_addr *a);	/* "127.0.0.1:80", "[::1]:80", "/p" */
-int lb_listen(int type);		/* bound, listening, -P written */
-int lb_connect(int type);		/* honours -w */
-int lb_accept(int lfd, struct lb_addr *peer);	/* honours -t */
-_Noreturn void lb_net_die(int err, const char *what);	/* diagnoses lo */
+/* Bound and listening at *A, whose port becomes the one bound; -P
+ * written, -v said. A UNIX socket file made here is removed at exit. */
+int lb_xlisten(struct lb_addr *a, int type);
+int lb_xconnect(const struct lb_addr *a, int type);	/* retries for -w */
+/* The next connection on LFD (listening at A) and its PEER; -t bounds the
+ * wait (exit 4). */
+int lb_xaccept(int lfd, const struct lb_addr *a, struct lb_addr *peer);
+/* ERR stopped the socket call on WHAT (an endpoint of FAMILY): exit 3
+ * with the fix where loopback is unavailable, else 1. */
+_Noreturn void lb_net_die(int err, const char *what, int family);
 void lb_linger(int fd, int abort);	/* abort=1: any close() resets */
-int lb_lo_state(int family);		/* 0 fine, else an explanation index */
+/* 0 fine, else an explanation index: is lo up, and can A (or, when A is
+ * NULL or of another family, the default address of FAMILY) be bound? */
+int lb_lo_state(const struct lb_addr *a, int family);
 
 /* ---- the copy loop ---- */
 struct lb_pump {
 	int sock;
+	const struct lb_addr *ep;	/* the endpoint its messages name */
 	/* towards the socket: a message, then files (NULL: stdin) */
 	const char *msg;
 	size_t msglen;

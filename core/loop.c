@@ -22,7 +22,6 @@ static sigset_t waitmask;
 static volatile sig_atomic_t stop_sig, chld;
 static struct lb_conn *paused;
 static uint64_t resume_at, wake_at;
-int lb_nconn;
 
 static void on_sig(int sig)
 {
@@ -91,7 +90,6 @@ void lb_loop_add(struct lb_conn *c, unsigned ev, int timed)
 	if (timed) {
 		c->next = c->prev = c;	/* timed, alone; touch links it (with -t) */
 		lb_loop_touch(c);
-		lb_nconn++;
 	}
 }
 
@@ -104,10 +102,7 @@ static void forget(struct lb_conn *c)
 {
 	if (c == paused)
 		paused = NULL;
-	if (c->next) {
-		unlink_idle(c);
-		lb_nconn--;
-	}
+	unlink_idle(c);
 }
 
 void lb_loop_del(struct lb_conn *c)

@@ -13,13 +13,11 @@ struct lb_conn {
 	uint64_t last;			/* ms of last activity */
 };
 
-extern int lb_nconn;			/* timed connections in the loop */
-
 /* Sets up epoll; SIGTERM, SIGINT and SIGCHLD are then delivered only
  * while the loop waits, and lb_loop_once returns their number (a stop
  * signal first; a SIGCHLD that came with it is returned by the next call). */
 void lb_loop_init(void);
-/* timed: a connection (counted in lb_nconn, subject to -t); 0: a listener */
+/* timed: a connection (subject to -t); 0: a listener */
 void lb_loop_add(struct lb_conn *c, unsigned ev, int timed);
 void lb_loop_mod(struct lb_conn *c, unsigned ev);
 void lb_loop_del(struct lb_conn *c);	/* does not close c->fd; forgets a paused listener */

@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	const char *name = argc > 0 ? base(argv[0]) : "loopbox";
 
 	(void)argc;
-	lb.name = "loopbox";
+	lb_opts.name = "loopbox";
 	/* A closed 0, 1 or 2 would be taken by our socket, and its bytes read
 	 * as stdin or written as stdout. Fill each hole with /dev/null opened
 	 * the wrong way round, so any use still fails (EBADF), as it would. */
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < NAPPLETS; i++) {
 		if (!strcmp(name, applets[i].name)) {
-			lb.name = applets[i].name;
+			lb_opts.name = applets[i].name;
 			lb_exit(applets[i].main(argv));
 		}
 	}

@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *unix_owned;	/* the socket file we made, removed on exit */
+static char unix_owned[sizeof(((struct sockaddr_un *)0)->sun_path)];	/* the socket file we made, removed on exit */
 
-/* inet_pton, for what lb_resolve needs (musl's is 833 B): a dotted quad
+/* inet_pton, for what lb_xresolve needs (musl's is 833 B): a dotted quad
  * without leading zeros, or IPv6 text, at most one "::", a dotted-quad
  * tail allowed. 0, or -1 for anything else. */
 static int quad(const char *s, uint8_t *out)
@@ -89,26 +89,25 @@ static int pton6(const char *s, uint8_t *out)
 	return 0;
 }
 
-void lb_resolve(int listener)
+void lb_xresolve(struct lb_addr *a, const char *addr, const char *path, int port, int listener)
 {
-	struct lb_addr *a = &lb.sa;
-	const char *s = lb.addr;
+	const char *s = addr;
 
 	memset(a, 0, sizeof(*a));
-	if (lb.path) {
-		size_t n = strlen(lb.path);
+	if (path) {
+		size_t n = strlen(path);
 		if (n >= sizeof(a->u.un.sun_path))
-			lb_die(EX_USAGE, lb.path, "path too long");
+			lb_die(EX_USAGE, path, "path too long");
 		a->u.un.sun_family = AF_UNIX;
-		memcpy(a->u.un.sun_path, lb.path, n);
-		if (lb.path[0] == '@')	/* abstract: a NUL, then the name */
+		memcpy(a->u.un.sun_path, path, n);
+		if (path[0] == '@')	/* abstract: a NUL, then the name */
 			a->u.un.sun_path[0] = 0;
-		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (lb.path[0] != '@'));
+		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] != '@'));
 		return;
 	}
-	if (lb.port < 0)
+	if (port < 0)
 		lb_die(EX_USAGE, "-p", "a port is needed (or -U PATH)");
-	if (lb.port == 0 && !listener)
+	if (port == 0 && !listener)
 		lb_die(EX_USAGE, "-p 0", "not a port (1-65535)");
 	if (!strcmp(s, "localhost"))
 		s = "127.0.0.1";
@@ -116,20 +115,24 @@ void lb_resolve(int listener)
 		if ((ntohl(a->u.in.sin_addr.s_addr) >> 24) != 127)
 			goto notlo;
 		a->u.in.sin_family = AF_INET;
-		a->u.in.sin_port = htons(lb.port);
 		a->len = sizeof(a->u.in);
 	} else if (!pton6(s, a->u.in6.sin6_addr.s6_addr)) {
 		if (!IN6_IS_ADDR_LOOPBACK(&a->u.in6.sin6_addr))
 			goto notlo;
 		a->u.in6.sin6_family = AF_INET6;
-		a->u.in6.sin6_port = htons(lb.port);
 		a->len = sizeof(a->u.in6);
 	} else {
 		goto notlo;
 	}
+	a->u.in.sin_port = htons(port);	/* where sockaddr_in6 has it too */
 	return;
 notlo:
-	lb_die(EX_USAGE, lb.addr, "not a loopback address");
+	lb_die(EX_USAGE, addr, "not a loopback address");
+}
+
+void lb_xendpoint(struct lb_addr *a, int listener)
+{
+	lb_xresolve(a, lb.addr, lb.path, lb.port, listener);
 }
 
 const char *lb_addrstr(const struct lb_addr *a)
@@ -182,10 +185,10 @@ const char *lb_addrstr(const struct lb_addr *a)
 /* 0: fine; 1: lo down; 2: the IPv4 address missing; 3: no IPv6 or no ::1.
  * Asks the kernel directly: lo's flags, then whether the exact address
  * can be bound (it cannot where it is not assigned). */
-int lb_lo_state(int family)
+int lb_lo_state(const struct lb_addr *at, int family)
 {
 	struct ifreq ifr;
-	struct lb_addr a = lb.sa;
+	struct lb_addr a;
 	int st = 0, fd = lb_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	memset(&ifr, 0, sizeof(ifr));
@@ -196,7 +199,9 @@ int lb_lo_state(int family)
 		close(fd);
 	if (st || family == AF_UNIX)
 		return st;
-	if (a.u.sa.sa_family != family) {	/* ask about the default one */
+	if (at && at->u.sa.sa_family == family) {
+		a = *at;
+	} else {	/* ask about the default one */
 		memset(&a, 0, sizeof(a));
 		a.u.sa.sa_family = family;
 		if (family == AF_INET)
@@ -223,26 +228,38 @@ static const char *const lo_why[] = {
 	"::1 is not available (IPv6 off, or ::1 not on lo): use 127.0.0.1, or sysctl -w net.ipv6.conf.lo.disable_ipv6=0",
 };
 
-_Noreturn void lb_net_die(int err, const char *what)
+/* (what is not always A: lo-echo asks before it has an endpoint) */
+static _Noreturn void net_die(int err, const char *what, const struct lb_addr *a, int family)
 {
 	if (err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT) {
-		int st = lb_lo_state(lb.sa.u.sa.sa_family);
+		int st = lb_lo_state(a, family);
 		lb_die(EX_NOLO, what, st ? lo_why[st] : lb_strerror(err));
 	}
 	lb_die(EX_FAIL, what, lb_strerror(err));
 }
 
-static int xsocket(int type)
+_Noreturn void lb_net_die(int err, const char *what, int family)
 {
-	int fd = lb_socket(lb.sa.u.sa.sa_family, type | SOCK_CLOEXEC, 0);
+	net_die(err, what, NULL, family);
+}
+
+/* ERR stopped a socket call on endpoint A */
+static _Noreturn void addr_die(int err, const struct lb_addr *a)
+{
+	net_die(err, lb_addrstr(a), a, a->u.sa.sa_family);
+}
+
+static int xsocket(const struct lb_addr *a, int type)
+{
+	int fd = lb_socket(a->u.sa.sa_family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		lb_net_die(errno, lb_addrstr(&lb.sa));
+		addr_die(errno, a);
 	return fd;
 }
 
 static void unix_unlink(void)
 {
-	if (unix_owned)
+	if (unix_owned[0])
 		unlink(unix_owned);
 }
 
@@ -327,21 +344,21 @@ out:
 }
 
 /* A socket file nobody listens on is stale and goes; a live one is in use. */
-static void unix_stale(int type)
+static void unix_stale(const struct lb_addr *a, int type)
 {
 	struct lb_statx st;
-	const char *path = lb.path;
+	const char *path = a->u.un.sun_path;	/* NUL-terminated (lb_xresolve) */
 	int live;
 
-	if (path[0] == '@' || syscall(SYS_statx, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW,
+	if (!path[0] || syscall(SYS_statx, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW,
 				      0x101 /* STATX_TYPE | STATX_INO */, &st))
 		return;
 	if (!S_ISSOCK(st.mode))
 		lb_die(EX_FAIL, path, "exists and is not a socket");
 	live = unix_listening(&st);
 	if (live < 0) {		/* the kernel cannot say: knock */
-		int fd = xsocket(type);
-		live = !connect(fd, &lb.sa.u.sa, lb.sa.len) || errno != ECONNREFUSED;
+		int fd = xsocket(a, type);
+		live = !connect(fd, &a->u.sa, a->len) || errno != ECONNREFUSED;
 		close(fd);
 	}
 	if (live)
@@ -349,7 +366,9 @@ static void unix_stale(int type)
 	unlink(path);
 }
 
-static void write_portfile(void)
+/* the port of A and a newline; for a UNIX socket, which has no port, an
+ * empty file still says "listening" */
+static void write_portfile(const struct lb_addr *a)
 {
 	char tmp[4096], num[24], *p;
 	size_t n = strlen(lb.portfile);
@@ -361,10 +380,10 @@ static void write_portfile(void)
 	lb_stpcpy(tmp + n, ".tmp.");
 	lb_utoa(tmp + n + 5, (uint64_t)getpid());
 	fd = lb_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	p = lb_utoa(num, (uint64_t)lb.port);
+	p = lb_utoa(num, ntohs(a->u.in.sin_port));
 	n = strlen(p);
 	p[n++] = '\n';
-	if (lb.path)	/* no port: an empty file still says "listening" */
+	if (a->u.sa.sa_family == AF_UNIX)
 		n = 0;
 	if (fd < 0 || write(fd, p, n) != (ssize_t)n || close(fd) || rename(tmp, lb.portfile)) {
 		int e = errno;
@@ -374,27 +393,27 @@ static void write_portfile(void)
 	}
 }
 
-int lb_listen(int type)
+int lb_xlisten(struct lb_addr *a, int type)
 {
-	int one = 1, fd = xsocket(type);
-	int fam = lb.sa.u.sa.sa_family;
+	int one = 1, fd = xsocket(a, type);
+	int fam = a->u.sa.sa_family;
 
 	if (fam == AF_UNIX) {
-		unix_stale(type);
+		unix_stale(a, type);
 	} else {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (fam == AF_INET6)	/* ::1 only, never a v4 twin */
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
-	if (bind(fd, &lb.sa.u.sa, lb.sa.len))
-		lb_net_die(errno, lb_addrstr(&lb.sa));
+	if (bind(fd, &a->u.sa, a->len))
+		addr_die(errno, a);
 	/* A fresh namespace lets 127.0.0.1 be bound while lo is down, and
 	 * nobody could reach the listener: say so now, not never. */
-	int st = fam == AF_UNIX ? 0 : lb_lo_state(fam);
+	int st = fam == AF_UNIX ? 0 : lb_lo_state(a, fam);
 	if (st)
-		lb_die(EX_NOLO, lb_addrstr(&lb.sa), lo_why[st]);
-	if (fam == AF_UNIX && lb.path[0] != '@') {
-		unix_owned = lb.path;
+		lb_die(EX_NOLO, lb_addrstr(a), lo_why[st]);
+	if (fam == AF_UNIX && a->u.un.sun_path[0]) {	/* not abstract */
+		lb_stpcpy(unix_owned, a->u.un.sun_path);
 		lb_atexit(unix_unlink);
 		lb_signal(SIGINT, on_signal);
 		lb_signal(SIGTERM, on_signal);
@@ -403,16 +422,15 @@ int lb_listen(int type)
 	/* deep: lo-serve -n keeps the waiting clients here (the kernel caps it
 	 * at somaxconn; musl's SOMAXCONN says 128) */
 	if (type == SOCK_STREAM && listen(fd, 4096))
-		lb_net_die(errno, lb_addrstr(&lb.sa));
+		addr_die(errno, a);
 	if (fam != AF_UNIX) {
-		socklen_t len = lb.sa.len;
-		getsockname(fd, &lb.sa.u.sa, &len);
-		lb.port = ntohs(lb.sa.u.in.sin_port);
+		socklen_t len = a->len;
+		getsockname(fd, &a->u.sa, &len);
 	}
 	if (lb.portfile)
-		write_portfile();
+		write_portfile(a);
 	if (lb.verbose)
-		lb_say("listening on ", lb_addrstr(&lb.sa), NULL);
+		lb_say("listening on ", lb_addrstr(a), NULL);
 	return fd;
 }
 
@@ -422,14 +440,14 @@ static void sleep_ms(long ms)
 	poll(NULL, 0, (int)ms);
 }
 
-int lb_connect(int type)
+int lb_xconnect(const struct lb_addr *a, int type)
 {
 	uint64_t end = lb_now_us() + (uint64_t)lb.wait_ms * 1000;
-	const char *what = lb_addrstr(&lb.sa);
+	const char *what = lb_addrstr(a);
 
 	for (;;) {
-		int fd = xsocket(type);
-		if (!connect(fd, &lb.sa.u.sa, lb.sa.len)) {
+		int fd = xsocket(a, type);
+		if (!connect(fd, &a->u.sa, a->len)) {
 			if (lb.verbose)
 				lb_say("connected to ", what, NULL);
 			return fd;
@@ -438,26 +456,26 @@ int lb_connect(int type)
 		close(fd);
 		/* refused, or (UNIX) not there yet / backlog full: worth a retry */
 		if (err != ECONNREFUSED && err != ENOENT && err != EAGAIN && err != EINTR)
-			lb_net_die(err, what);
+			addr_die(err, a);
 		uint64_t now = lb_now_us();
 		if (now >= end) {
 			if (lb.wait_ms)
 				lb_die(EX_TIME, what, err == ENOENT ? "no such socket (the -w window ran out)"
 								    : "connection refused (the -w window ran out)");
-			lb_net_die(err, what);
+			addr_die(err, a);
 		}
 		long left = (long)((end - now) / 1000);
 		sleep_ms(left < 20 ? (left ? left : 1) : 20);
 	}
 }
 
-int lb_accept(int lfd, struct lb_addr *peer)
+int lb_xaccept(int lfd, const struct lb_addr *a, struct lb_addr *peer)
 {
 	for (;;) {
 		struct pollfd pf = { lfd, POLLIN, 0 };
 		int r = poll(&pf, 1, (int)lb.idle_ms);
 		if (r == 0)
-			lb_die(EX_TIME, lb_addrstr(&lb.sa), "idle timeout: no connection came");
+			lb_die(EX_TIME, lb_addrstr(a), "idle timeout: no connection came");
 		if (r < 0 && errno != EINTR)
 			lb_die_errno(EX_FAIL, "poll");
 		if (r < 0)
@@ -467,7 +485,7 @@ int lb_accept(int lfd, struct lb_addr *peer)
 		if (fd >= 0)
 			return fd;
 		if (errno == EMFILE || errno == ENFILE)
-			sleep_ms(100);	/* wait for a descriptor; never spin */
+			sleep_ms(LB_PAUSE_MS);	/* wait for a descriptor; never spin */
 		else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
 			lb_die_errno(EX_FAIL, "accept");
 	}

@@ -1,63 +1,69 @@
-/* opt.c - one option parser for every applet.
+/* opt.c - one option parser for every applet, driven by their tables.
  *
- * Each letter has one meaning and one type across loopbox (-c is always a
- * count, -t always an idle timeout), so a single table drives parsing,
- * range checks and the shared half of the help text. An applet passes the
- * letters it accepts; any other is a usage error.
+ * An applet's options are rows of one table (lb.h: struct lb_opt, built
+ * from an X-macro list with LB_SPEC); the options most applets share are
+ * the table below, and an applet names the letters it takes from it. A
+ * letter means the same wherever it is taken (-c is always a count), but
+ * what it does is the applet's: -t bounds the wait for a connection, for
+ * the next byte, or (lo-echo) for each echo.
  */
 #include "lb.h"
 
 #include <string.h>
 #include <unistd.h>
 
-enum { T_FLAG, T_STR, T_PORT, T_SECS, T_COUNT, T_SIZE, T_REST };
+struct lb_opts lb_opts;
 
-/* Types in LB_LETTERS order: p a 6 u U P t w v q h m o k c f e n A l s B J */
-static const unsigned char type[] = {
-	T_PORT, T_STR, T_FLAG, T_FLAG, T_STR, T_STR, T_SECS, T_SECS, T_FLAG,
-	T_FLAG, T_FLAG, T_STR, T_STR, T_FLAG, T_COUNT, T_STR, T_REST, T_COUNT,
-	T_STR, T_FLAG, T_SIZE, T_SIZE, T_FLAG,
-};
+#define COMMON(X)								\
+	X('p', LB_PORT, port, LB_M2 | LB_M3, " -p PORT  port, 1-65535 (listeners: 0 lets the kernel choose)") \
+	X('a', LB_STR, addr, LB_M2 | LB_M3, " -a ADDR  loopback address: 127.0.0.0/8, ::1 or localhost (127.0.0.1)") \
+	X('6', LB_FLAG, v6, LB_M2 | LB_M3, " -6       same as -a ::1")	\
+	X('u', LB_FLAG, udp, LB_M2 | LB_M3, " -u       UDP instead of TCP") \
+	X('U', LB_STR, path, LB_M2 | LB_M3, " -U PATH  UNIX stream socket at PATH (@NAME: abstract)") \
+	X('P', LB_STR, portfile, LB_M2, " -P FILE  once listening, write the bound port to FILE") \
+	X('t', LB_SECS, idle_ms, LB_MALL, " -t SECS  give up when nothing moves for SECS (decimals allowed)") \
+	X('w', LB_SECS0, wait_ms, LB_M3, " -w SECS  retry a refused connect for up to SECS") \
+	X('v', LB_FLAG, verbose, LB_MALL, " -v       report connections, bytes and rates on stderr") \
+	X('q', LB_FLAG, quiet, LB_MALL, " -q       no messages but errors") \
+	X('h', LB_FLAG, help, LB_MALL, " -h       this help")
+LB_SPEC(common, COMMON, .excl =
+	"6a\0conflicts with -a\0"
+	"Ua6u\0conflicts with -a, -6 and -u\0");
+_Static_assert(sizeof(struct lb_opts) < 256, "a field's offset must fit in a row");
 
-#define OFF(f) offsetof(struct lb, f)
-/* Where a string or number goes: byte offset into struct lb, 0 for none. */
-static const unsigned char slot[] = {
-	0, OFF(addr), 0, 0, OFF(path), OFF(portfile), OFF(idle_ms), OFF(wait_ms),
-	0, 0, 0, OFF(msg), OFF(out), 0, OFF(count), OFF(file), 0, OFF(max),
-	OFF(uids), 0, OFF(size), OFF(bulk), 0,
-};
+/* The applet being parsed; by letter, its row (its own, or a shared one
+ * it takes) and whether it was given. */
+static const struct lb_spec *cur;
+static const struct lb_opt *row_of[128];
+static unsigned char given[128];
 
-/* The shared half of every help text; a line is shown when its letter
- * (the character after " -") is one the applet accepts. */
-static const char common[] =
-	" -p PORT  port, 1-65535 (listeners: 0 lets the kernel choose)\n"
-	" -a ADDR  loopback address: 127.0.0.0/8, ::1 or localhost (127.0.0.1)\n"
-	" -6       same as -a ::1\n"
-	" -u       UDP instead of TCP\n"
-	" -U PATH  UNIX stream socket at PATH (@NAME: abstract)\n"
-	" -P FILE  once listening, write the bound port to FILE\n"
-	" -t SECS  give up when nothing moves for SECS (decimals allowed)\n"
-	" -w SECS  retry a refused connect for up to SECS\n"
-	" -v       report connections, bytes and rates on stderr\n"
-	" -q       no messages but errors\n"
-	" -h       this help\n";
-
-int lb_optbit(int c)
+/* The rows of S whose letter is in ONLY (NULL: all) */
+static void add(const struct lb_spec *s, const char *only)
 {
-	const char *p = lb_strchr(LB_LETTERS, c);
-	return p && c ? (int)(p - LB_LETTERS) : 63;
+	for (const struct lb_opt *r = s->rows; r < s->rows + s->nrows; r++)
+		if (!only || lb_strchr(only, r->c))
+			row_of[(int)r->c] = r;
 }
 
-static void usage(const char *text, const char *opts)
+int lb_given(int c)
 {
-	lb_write(1, text, NULL);
-	for (const char *l = common; *l;) {
-		const char *e = lb_strchr(l, '\n') + 1;
-		if (lb_strchr(opts, l[2]))
-			if (write(1, l, e - l) < 0)
-				break;
-		l = e;
-	}
+	return given[c & 127];
+}
+
+/* The lines of S's rows in ONLY (NULL: all) */
+static void lines(const struct lb_spec *s, const char *only)
+{
+	const char *t = s->text;
+
+	for (int i = 0; i < s->nrows; i++, t += strlen(t) + 1)
+		if (*t && (!only || lb_strchr(only, s->rows[i].c)))
+			lb_write(1, t, "\n", NULL);
+}
+
+_Noreturn static void usage(void)
+{
+	lines(cur, NULL);
+	lines(&common, cur->common);
 	lb_exit(EX_OK);
 }
 
@@ -67,112 +73,157 @@ _Noreturn static void bad(const char *opt, const char *val, const char *why)
 	lb_exit(EX_USAGE);
 }
 
-static void set(int c, const char *arg)
+/* Option ROW given with ARG (NULL for a flag): check it, store it. */
+static void set(const struct lb_opt *row, const char *arg)
 {
-	int bit = lb_optbit(c);
-	char opt[3] = { '-', (char)c, 0 };
-	void *dst = (char *)&lb + slot[bit];
+	char opt[3] = { '-', row->c, 0 };
+	void *dst = (char *)&lb_opts + row->field;
 	uint64_t v;
 	long ms;
 
-	switch (type[bit]) {
-	case T_PORT:
+	switch (row->kind) {
+	case LB_FLAG:
+		++*(unsigned char *)dst;
+		break;
+	case LB_PORT:
 		if (lb_num(arg, &v, 65535, 0))
 			bad(opt, arg, "not a port (1-65535)");
-		lb.port = (int)v;
+		*(int *)dst = (int)v;
 		break;
-	case T_STR:
+	case LB_STR:
 		if (!*arg)
 			bad(opt, NULL, "empty argument");
 		*(const char **)dst = arg;
 		break;
-	case T_SECS:
+	case LB_SECS:
+	case LB_SECS0:
 		ms = lb_secs(arg);
-		if (ms < 0 || (ms == 0 && c == 't'))
+		if (ms < 0 || (ms == 0 && row->kind == LB_SECS))
 			bad(opt, arg, "not a time in seconds (0.001-86400)");
 		*(long *)dst = ms;
 		break;
-	case T_COUNT:
+	case LB_COUNT:
 		if (lb_num(arg, &v, UINT32_MAX, 0) || !v)
 			bad(opt, arg, "not a count (1-4294967295)");
 		*(uint64_t *)dst = v;
 		break;
-	case T_SIZE:
+	case LB_SIZE:
 		if (lb_num(arg, &v, 1ULL << 40, 1))
 			bad(opt, arg, "not a size (bytes; K, M, G allowed)");
 		*(uint64_t *)dst = v;
 		break;
 	}
-	if (c == 'v')
-		lb.verbose++;
-	lb.seen |= 1ULL << bit;
 }
 
-void lb_parse(char **argv, const char *opts, const char *longw, const char *text)
+/* EXCL: "XYZ\0why\0...": -X given with -Y or -Z is a usage error */
+static void conflicts(const char *excl)
+{
+	for (; excl && *excl; excl += strlen(excl) + 1) {
+		const char *why = excl + strlen(excl) + 1;
+		for (const char *o = excl + 1; *o; o++) {
+			if (given[(int)*excl] && given[(int)*o]) {
+				char x[3] = { '-', *excl, 0 };
+				bad(x, NULL, why);
+			}
+		}
+		excl = why;
+	}
+}
+
+/* --NAME: the applet's long option, if its line begins " --NAME " */
+static int long_opt(const char *name)
+{
+	const struct lb_opt *r = row_of['-'];
+	const char *t = cur->text;
+	size_t n = strlen(name);
+
+	if (!r)
+		return 0;
+	for (const struct lb_opt *p = cur->rows; p < r; p++)
+		t += strlen(t) + 1;
+	if (strncmp(t + 3, name, n) || t[3 + n] != ' ')
+		return 0;
+	given['-'] = 1;
+	set(r, NULL);
+	return 1;
+}
+
+void lb_parse(char **argv, const struct lb_spec *spec)
 {
 	char **out = argv;
 	int dashdash = 0;
 
-	lb.port = -1;
-	lb.idle_ms = -1;
-	lb.addr = "127.0.0.1";
+	cur = spec;
+	add(&common, spec->common);
+	add(spec, NULL);
+	lb_opts.port = -1;
+	lb_opts.idle_ms = -1;
+	lb_opts.addr = "127.0.0.1";
 	for (char **ap = argv + 1; *ap; ap++) {
 		char *a = *ap;
+		const struct lb_opt *row;
 
 		if (dashdash || a[0] != '-' || !a[1]) {
 			*++out = a;		/* operand; "-" is stdin */
 			continue;
 		}
 		if (a[1] == '-') {
-			if (!a[2]) {
+			if (!a[2])
 				dashdash = 1;
-			} else if (!strcmp(a + 2, "help")) {
-				usage(text, opts);
-			} else if (longw && !strcmp(a + 2, longw)) {
-				lb.longopt = longw;
-			} else {
+			else if (!strcmp(a + 2, "help"))
+				usage();
+			else if (!long_opt(a + 2))
 				bad(a, NULL, "unknown option (see --help)");
-			}
 			continue;
 		}
 		for (char *c = a + 1; *c; c++) {
-			int bit = lb_optbit(*c);
-			char opt[3] = { '-', *c, 0 };
+			char o[3] = { '-', *c, 0 };
 
-			if (bit == 63 || !lb_strchr(opts, *c))
-				bad(opt, NULL, "unknown option (see --help)");
+			if (*c == '-' || *c < 0 || !(row = row_of[(int)*c]))
+				bad(o, NULL, "unknown option (see --help)");
 			if (*c == 'h')
-				usage(text, opts);
-			if (type[bit] == T_REST) {
+				usage();
+			given[(int)*c] = 1;
+			if (row->kind == LB_REST) {
 				if (c[1] || !ap[1])
-					bad(opt, NULL, "needs PROG [ARGS...] after it");
-				lb.exec = ap + 1;
-				lb.seen |= 1ULL << bit;
+					bad(o, NULL, "needs PROG [ARGS...] after it");
+				*(char ***)((char *)&lb_opts + row->field) = ap + 1;
 				goto done;
 			}
-			if (type[bit] == T_FLAG) {
-				set(*c, NULL);
+			if (row->kind == LB_FLAG) {
+				set(row, NULL);
 				continue;
 			}
-			if (c[1]) {
-				set(*c, c + 1);
-			} else if (ap[1]) {
-				set(*c, *++ap);
-			} else {
-				bad(opt, NULL, "needs an argument");
-			}
+			if (c[1])
+				set(row, c + 1);
+			else if (ap[1])
+				set(row, *++ap);
+			else
+				bad(o, NULL, "needs an argument");
 			break;
 		}
 	}
 done:
 	out[1] = NULL;
-	lb.args = argv + 1;
-	lb.nargs = (int)(out - argv);
-	if (lb.seen & OPT('6')) {
-		if (lb.seen & OPT('a'))
-			bad("-6", NULL, "conflicts with -a");
-		lb.addr = "::1";
+	lb_opts.args = argv + 1;
+	lb_opts.nargs = (int)(out - argv);
+	conflicts(common.excl);
+	conflicts(spec->excl);
+	if (lb.v6)
+		lb_opts.addr = "::1";
+	if (lb.nargs && !spec->operands)
+		lb_die(EX_USAGE, lb.args[0], "unexpected operand (see --help)");
+}
+
+void lb_modes(unsigned mode, const char *const *why)
+{
+	for (int c = 1; c < 128; c++) {
+		const struct lb_opt *r = row_of[c];
+		if (given[c] && r->modes && !(r->modes & mode)) {
+			char o[3] = { '-', (char)c, 0 };
+			while (mode >>= 1)
+				why++;
+			lb_die(EX_USAGE, o, *why);
+		}
 	}
-	if ((lb.seen & OPT('U')) && (lb.seen & (OPT('a') | OPT('6') | OPT('u'))))
-		bad("-U", NULL, "conflicts with -a, -6 and -u");
 }

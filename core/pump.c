@@ -70,7 +70,7 @@ void lb_report(struct lb_pump *p)
 	uint64_t dt = lb_now_us() - p->t0;
 	uint64_t moved = p->sent > p->rcvd ? p->sent : p->rcvd;
 
-	if (!lb.verbose || lb_quiet())
+	if (!lb.verbose || lb.quiet)
 		return;
 	if (lb.verbose > 1 || tty2())
 		progress(p, 1);
@@ -103,7 +103,7 @@ int lb_pump(struct lb_pump *p, const char **where)
 	const char *fb = p->msg;	/* bytes waiting to go into the socket */
 	size_t flen = p->msg ? p->msglen : 0;
 	int cur = 0, fdone = 0, rdone = 0, heard = 0;
-	int live = lb.verbose && !lb_quiet() && tty2();
+	int live = lb.verbose && !lb.quiet && tty2();
 	/* Socket to output without a copy through user space: spliced into
 	 * the output when it is a pipe (spl 1), else through a pipe of our own
 	 * (spl 2; 3.0 against 2.4 GB/s into /dev/null); 0: recv and write. */
@@ -238,7 +238,7 @@ _Noreturn void lb_pump_die(struct lb_pump *p, int err, const char *where)
 {
 	char why[200], t[24], *e;
 	int code = EX_FAIL;
-	const char *what = lb_addrstr(&lb.sa);
+	const char *what = lb_addrstr(p->ep);
 
 	if (!strcmp(where, "idle")) {
 		code = EX_TIME;

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-struct lb lb;
-static void (*cleanup)(void);
+static void (*cleanup[LB_NEXIT])(void);
+static int ncleanup;
 
 /* The strings S... into one buffer and one write(2); LINE: as a message
  * line, "APPLET: " before and a newline after. */
@@ -62,15 +62,10 @@ void lb_write(int fd, const char *s, ...)
 	va_end(ap);
 }
 
-int lb_quiet(void)
-{
-	return (lb.seen & OPT('q')) != 0;
-}
-
 void lb_say(const char *s, ...)
 {
 	va_list ap;
-	if (lb_quiet())
+	if (lb.quiet)
 		return;
 	va_start(ap, s);
 	vput(2, 1, s, ap);
@@ -79,13 +74,14 @@ void lb_say(const char *s, ...)
 
 void lb_atexit(void (*fn)(void))
 {
-	cleanup = fn;
+	if (ncleanup < LB_NEXIT)
+		cleanup[ncleanup++] = fn;
 }
 
 _Noreturn void lb_exit(int code)
 {
-	if (cleanup)
-		cleanup();
+	while (ncleanup)
+		cleanup[--ncleanup]();
 	_exit(code);
 }
 

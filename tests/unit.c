@@ -178,16 +178,6 @@ static void test_fmt(void)
 	}
 	check(lower, "lb_strerror: a lower-case text of its own for every socket and file error");
 
-	check(lb_optbit('p') == 0, "lb_optbit('p') = 0\tgot %d", lb_optbit('p'));
-	check(lb_optbit('J') == (int)strlen(LB_LETTERS) - 1, "lb_optbit('J') is the last\tgot %d", lb_optbit('J'));
-	check(lb_optbit('z') == 63, "lb_optbit('z') = 63 (unknown)\tgot %d", lb_optbit('z'));
-	check(lb_optbit(0) == 63, "lb_optbit(0) = 63\tgot %d", lb_optbit(0));
-	int distinct = 1;
-	for (const char *a = LB_LETTERS; *a; a++)
-		for (const char *c = a + 1; *c; c++)
-			if (*a == *c)
-				distinct = 0;
-	check(distinct && strlen(LB_LETTERS) < 63, "LB_LETTERS are distinct and fit a uint64_t");
 }
 
 /* ---- forked children: exit code, stdout, stderr ---- */
@@ -228,8 +218,8 @@ static void child(struct res *r, void (*fn)(void *), void *arg)
 		dup2(pe[1], 2);
 		close(po[0]);
 		close(pe[0]);
-		memset(&lb, 0, sizeof(lb));
-		lb.name = "unit";
+		memset(&lb_opts, 0, sizeof(lb_opts));
+		lb_opts.name = "unit";
 		fn(arg);
 		fflush(stdout);
 		_exit(100);
@@ -290,13 +280,11 @@ struct rcase {
 static void do_resolve(void *arg)
 {
 	struct rcase *c = arg;
-	lb.addr = c->addr ? c->addr : "127.0.0.1";
-	lb.path = c->path;
-	lb.port = c->port;
+	struct lb_addr a;
 	if (seccomp_works && no_sockets())
 		_exit(5);
-	lb_resolve(c->listener);
-	printf("%s", lb_addrstr(&lb.sa));
+	lb_xresolve(&a, c->addr ? c->addr : "127.0.0.1", c->path, c->port, c->listener);
+	printf("%s", lb_addrstr(&a));
 }
 
 static void t_resolve(const char *addr, int port, int listener, int want_code, const char *want)
@@ -373,19 +361,33 @@ static void test_resolve(void)
 	t_resolve_unix(p108, 2, "path too long");
 }
 
-/* ---- lb_parse, with every letter allowed ---- */
+/* ---- lb_parse, with a table of every kind and every shared option ---- */
+
+#define UNIT_OPTIONS(X) \
+	X(0, LB_FLAG, help, 0, "usage: unit\n") \
+	X('-', LB_FLAG, up, 0, " --up     a long option") \
+	X('m', LB_STR, msg, 0, " -m MSG   a string") \
+	X('o', LB_STR, out, 0, " -o FILE  another") \
+	X('k', LB_FLAG, keep, 0, " -k       a flag") \
+	X('c', LB_COUNT, count, 0, " -c COUNT a count") \
+	X('n', LB_COUNT, max, 0, " -n MAX   another") \
+	X('s', LB_SIZE, size, 0, " -s SIZE  a size") \
+	X('B', LB_SIZE, bulk, 0, " -B BYTES another") \
+	X('e', LB_REST, exec, 0, " -e PROG  the rest") \
+	X('l', LB_FLAG, listen, 0, "")
+LB_SPEC(unit_spec, UNIT_OPTIONS, .common = "pa6uUPtwvqh", .operands = 1,
+	.excl = "eu\0not with -u\0");
 
 static void do_parse(void *arg)
 {
 	char **argv = arg;
-	lb_parse(argv, LB_LETTERS, "up", "usage: unit\n");
+	lb_parse(argv, &unit_spec);
 	printf("port=%d addr=%s path=%s pf=%s idle=%ld wait=%ld v=%d msg=%s out=%s count=%llu "
 	       "max=%llu size=%llu bulk=%llu long=%s q=%d k=%d",
 	       lb.port, lb.addr, lb.path ? lb.path : "-", lb.portfile ? lb.portfile : "-", lb.idle_ms,
 	       lb.wait_ms, lb.verbose, lb.msg ? lb.msg : "-", lb.out ? lb.out : "-",
 	       (unsigned long long)lb.count, (unsigned long long)lb.max, (unsigned long long)lb.size,
-	       (unsigned long long)lb.bulk, lb.longopt ? lb.longopt : "-", lb_quiet(),
-	       (lb.seen & OPT('k')) != 0);
+	       (unsigned long long)lb.bulk, lb.up ? "up" : "-", lb.quiet, lb.keep);
 	printf(" args=");
 	for (int i = 0; i < lb.nargs; i++)
 		printf("%s%s", i ? "," : "", lb.args[i]);
@@ -467,6 +469,12 @@ static void test_parse(void)
 	t_parse("-U /tmp/s -a 127.0.0.1", 2, "-U: conflicts");
 	t_parse("-U /tmp/s -6", 2, "-U: conflicts");
 	t_parse("-e", 2, "-e: needs PROG");
+	t_parse("-u -e cat", 2, "-e: not with -u");
+	t_parse("-l", 100, "port=-1 ");
+	t_parse("--up -p 1 -h", 0, " --up     a long option");
+	t_parse("--u", 2, "--u: unknown option");
+	t_parse("--upx", 2, "--upx: unknown option");
+	t_parse("-h", 0, "usage: unit\n\n --up     a long option\n -m MSG   a string\n");
 }
 
 int main(void)

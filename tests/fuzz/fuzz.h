@@ -62,12 +62,12 @@ int socket(int domain, int type, int proto)
 	dprintf(fz_err, "fuzz: %s:%d: assertion failed: %s: ", __FILE__, __LINE__, #c); \
 	dprintf(fz_err, __VA_ARGS__); dprintf(fz_err, "\n"); abort(); } } while (0)
 
-/* every static state a parser touches, as a fresh process has it */
+/* every static state a parser touches, as a fresh process has it (no
+ * target listens, so no exit hook is ever added) */
 static void fz_reset(const char *name)
 {
-	memset(&lb, 0, sizeof(lb));
-	lb.name = name;
-	lb_atexit(NULL);
+	memset(&lb_opts, 0, sizeof(lb_opts));
+	lb_opts.name = name;
 }
 
 static int fz_lowfd(void)

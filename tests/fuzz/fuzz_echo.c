@@ -26,9 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	struct check k = { .name = name, .type = udp ? SOCK_DGRAM : SOCK_STREAM };
 
 	fz_reset("lo-echo");
-	lb.size = s;
-	lb.count = 1000;
-	on = 0;
+	size = s;
+	count = 1000;
+	outlen = 0;
 	uint8_t *sb = malloc(3 * s + 1), *rb = sb + s, *tmp = rb + s + 1;
 	memset(sb, 0xee, 3 * s + 1);
 	fill(sb, i, s);
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		}
 		FZ_ASSERT(!strcmp(k.note, want), "note \"%s\", want \"%s\"", k.note, want);
 		/* the report of it, as -J prints it: one JSON object */
-		lb.seen |= O('J');
+		lb_opts.json = 1;
 		k.n = 1;
 		k.v[0] = k.v[1] = k.v[2] = k.v[3] = 1000;
 		code = FZ_CALL(report(&k, 1, 0, k.code, lb_now_us()));

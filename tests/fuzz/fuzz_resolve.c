@@ -1,4 +1,4 @@
-/* fuzz_resolve - lb_resolve's address check, and lb_addrstr on what it
+/* fuzz_resolve - lb_xresolve's address check, and lb_addrstr on what it
  * accepted. Only 127.0.0.0/8, ::1 and localhost may pass; anything else
  * is exit 2, and no socket is made for any input.
  *
@@ -42,21 +42,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	unsigned long socks = fz_sockets;
 
 	fz_reset("fuzz");
-	lb.port = port;
-	lb.addr = "127.0.0.1";
-	if (path)
-		lb.path = s;
-	else
-		lb.addr = s;
-	code = FZ_CALL(lb_resolve(listener));
-	FZ_ASSERT(code == -1 || code == EX_USAGE, "lb_resolve exit %d", code);
+	static struct lb_addr sa;
+	code = FZ_CALL(lb_xresolve(&sa, path ? "127.0.0.1" : s, path ? s : NULL, port, listener));
+	FZ_ASSERT(code == -1 || code == EX_USAGE, "lb_xresolve exit %d", code);
 	FZ_ASSERT(fz_sockets == socks, "a socket was made for \"%s\"", s);
 	FZ_ASSERT(fz_lowfd() == low, "a descriptor was left open");
 
 	if (path) {
-		FZ_ASSERT((code == -1) == (strlen(s) < sizeof(lb.sa.u.un.sun_path)), "path of %zu", strlen(s));
+		FZ_ASSERT((code == -1) == (strlen(s) < sizeof(sa.u.un.sun_path)), "path of %zu", strlen(s));
 		if (code == -1) {
-			const char *a = lb_addrstr(&lb.sa);
+			const char *a = lb_addrstr(&sa);
 			FZ_ASSERT(*s == '@' || !strcmp(a, s), "addrstr \"%s\" for \"%s\"", a, s);
 			FZ_ASSERT(*s != '@' || *a == '@', "abstract \"%s\"", a);
 		}
@@ -68,22 +63,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		if (want || q >= 0)
 			FZ_ASSERT((code == -1) == want, "\"%s\": exit %d", s, code);
 		if (code == -1) {
-			int fam = lb.sa.u.sa.sa_family;
+			int fam = sa.u.sa.sa_family;
 			char b[INET6_ADDRSTRLEN];
 			FZ_ASSERT(fam == AF_INET || fam == AF_INET6, "family %d", fam);
 			if (fam == AF_INET) {
-				FZ_ASSERT((ntohl(lb.sa.u.in.sin_addr.s_addr) >> 24) == 127, "\"%s\" not 127/8", s);
-				FZ_ASSERT(ntohs(lb.sa.u.in.sin_port) == port, "port");
-				FZ_ASSERT(lb.sa.len == sizeof(lb.sa.u.in), "len");
+				FZ_ASSERT((ntohl(sa.u.in.sin_addr.s_addr) >> 24) == 127, "\"%s\" not 127/8", s);
+				FZ_ASSERT(ntohs(sa.u.in.sin_port) == port, "port");
+				FZ_ASSERT(sa.len == sizeof(sa.u.in), "len");
 			} else {
-				FZ_ASSERT(IN6_IS_ADDR_LOOPBACK(&lb.sa.u.in6.sin6_addr), "\"%s\" not ::1", s);
-				FZ_ASSERT(ntohs(lb.sa.u.in6.sin6_port) == port, "port");
+				FZ_ASSERT(IN6_IS_ADDR_LOOPBACK(&sa.u.in6.sin6_addr), "\"%s\" not ::1", s);
+				FZ_ASSERT(ntohs(sa.u.in6.sin6_port) == port, "port");
 			}
 			/* lb_addrstr: the address, ':' and the port */
-			const char *a = lb_addrstr(&lb.sa);
+			const char *a = lb_addrstr(&sa);
 			char want_s[80], pb[8];
 			if (fam == AF_INET)
-				inet_ntop(AF_INET, &lb.sa.u.in.sin_addr, b, sizeof(b));
+				inet_ntop(AF_INET, &sa.u.in.sin_addr, b, sizeof(b));
 			snprintf(want_s, sizeof(want_s), fam == AF_INET ? "%s:%s" : "[::1]:%2$s", b,
 				 lb_utoa(pb, (uint64_t)port));
 			FZ_ASSERT(!strcmp(a, want_s), "addrstr \"%s\", want \"%s\"", a, want_s);

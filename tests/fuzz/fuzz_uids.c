@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	fz_reset("lo-serve");
 	nuids = 0;
 	memset(uids, 0, sizeof(uids));
-	lb.uids = s;
+	lb_opts.uids = s;
 	m = model(s, want);
 	code = FZ_CALL(parse_uids());
 	FZ_ASSERT(code == -1 || code == EX_USAGE, "exit %d", code);
