@@ -54,7 +54,7 @@
 	X('n', LB_COUNT, max, 0, " -n MAX   at most MAX at once (the rest wait)") \
 	X('A', LB_STR, uids, 0, " -A UIDS  admit only peers of these users (UID[,UID...]); reset others")
 LB_SPEC(spec, OPTIONS, .common = "pa6uUPtvqh",
-	.excl = "eu\0not with -u\0Au\0not with -u\0");
+	.excl = "eu\0Au\0");
 
 enum { WAIT, SEND, DRAIN };
 

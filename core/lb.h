@@ -112,7 +112,7 @@ struct lb_spec {
 	const struct lb_opt *rows;	/* its own options, and lines of text */
 	const char *text;	/* their lines of usage */
 	const char *common;	/* the letters it takes from the shared table */
-	const char *excl;	/* "XYZ\0why\0...": -X with -Y or -Z: why not */
+	const char *excl;	/* "XYZ\0...": -X conflicts with -Y and -Z */
 	unsigned char nrows;
 	unsigned char operands;	/* operands allowed */
 };

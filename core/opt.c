@@ -26,9 +26,7 @@ struct lb_opts lb_opts;
 	X('v', LB_FLAG, verbose, LB_MALL, " -v       report connections, bytes and rates on stderr") \
 	X('q', LB_FLAG, quiet, LB_MALL, " -q       no messages but errors") \
 	X('h', LB_FLAG, help, LB_MALL, " -h       this help")
-LB_SPEC(common, COMMON, .excl =
-	"6a\0conflicts with -a\0"
-	"Ua6u\0conflicts with -a, -6 and -u\0");
+LB_SPEC(common, COMMON, .excl = "6a\0Ua6u\0");
 _Static_assert(sizeof(struct lb_opts) < 256, "a field's offset must fit in a row");
 
 /* The applet being parsed; by letter, its row (its own, or a shared one
@@ -115,18 +113,17 @@ static void set(const struct lb_opt *row, const char *arg)
 	}
 }
 
-/* EXCL: "XYZ\0why\0...": -X given with -Y or -Z is a usage error */
+/* EXCL: "XYZ\0...": -X given with -Y or -Z is a usage error */
 static void conflicts(const char *excl)
 {
 	for (; excl && *excl; excl += strlen(excl) + 1) {
-		const char *why = excl + strlen(excl) + 1;
 		for (const char *o = excl + 1; *o; o++) {
 			if (given[(int)*excl] && given[(int)*o]) {
-				char x[3] = { '-', *excl, 0 };
+				char x[3] = { '-', *excl, 0 }, why[] = "conflicts with -?";
+				why[sizeof(why) - 2] = *o;
 				bad(x, NULL, why);
 			}
 		}
-		excl = why;
 	}
 }
 

@@ -376,7 +376,7 @@ static void test_resolve(void)
 	X('e', LB_REST, exec, 0, " -e PROG  the rest") \
 	X('l', LB_FLAG, listen, 0, "")
 LB_SPEC(unit_spec, UNIT_OPTIONS, .common = "pa6uUPtwvqh", .operands = 1,
-	.excl = "eu\0not with -u\0");
+	.excl = "eu\0");
 
 static void do_parse(void *arg)
 {
@@ -467,9 +467,10 @@ static void test_parse(void)
 	t_parse("-a ''", 2, "-a: empty argument");
 	t_parse("-6 -a ::1", 2, "-6: conflicts with -a");
 	t_parse("-U /tmp/s -a 127.0.0.1", 2, "-U: conflicts");
-	t_parse("-U /tmp/s -6", 2, "-U: conflicts");
+	t_parse("-U /tmp/s -6", 2, "-U: conflicts with -6");
+	t_parse("-U /tmp/s -u", 2, "-U: conflicts with -u");
 	t_parse("-e", 2, "-e: needs PROG");
-	t_parse("-u -e cat", 2, "-e: not with -u");
+	t_parse("-u -e cat", 2, "-e: conflicts with -u");
 	t_parse("-l", 100, "port=-1 ");
 	t_parse("--up -p 1 -h", 0, " --up     a long option");
 	t_parse("--u", 2, "--u: unknown option");

@@ -27,7 +27,7 @@
 	X('B', LB_SIZE, bulk, 0, " -B BYTES another") \
 	X('e', LB_REST, exec, 0, " -e PROG  the rest") \
 	X('l', LB_FLAG, listen, LB_M2, "")
-LB_SPEC(spec, OPTIONS, .common = "pa6uUPtwvqh", .operands = 1, .excl = "eu\0not with -u\0");
+LB_SPEC(spec, OPTIONS, .common = "pa6uUPtwvqh", .operands = 1, .excl = "eu\0");
 static const char *const why[] = { "not in mode 1", "not in mode 2", "not in mode 3" };
 
 #define MAXARGS 64
