@@ -110,7 +110,10 @@ struct check {
 		uint64_t x[10];
 	};
 	char addr[120], note[160];
-	struct lb_addr ep;	/* the echo server's address (last: short offsets for the rest) */
+	int fd;			/* self-test: its client's socket, made before the fork */
+	/* last, for short offsets to the rest: the echo server's address,
+	 * and (self-test) its client's, the only one the server answers */
+	struct lb_addr ep, me;
 };
 
 #define BIG (1u << 20)		/* bulk and server buffers */
@@ -273,12 +276,23 @@ static int nodelay(int fd)
 	return fd;
 }
 
+/* K's connected socket, -1 when the self-test's connect failed (noted) */
 static int client_socket(struct check *k)
 {
-	int fd = nodelay(lb_xconnect(&k->ep, k->type));
-	timeouts(fd, wait_ms);
+	int fd = k->fd;
+
 	lb_stpcpy(k->addr, lb_addrstr(&k->ep));
-	return fd;
+	if (fd <= 0)
+		fd = lb_xconnect(&k->ep, k->type);
+	timeouts(fd, wait_ms);	/* SO_SNDTIMEO bounds connect() too */
+	if (k->fd > 0 && connect(fd, &k->ep.u.sa, k->ep.len)) {
+		if (errno == EINPROGRESS)
+			fail(k, EX_TIME, "no answer to the connect within # ms", (uint64_t)wait_ms);
+		else
+			fail(k, EX_FAIL, "connect: $", lb_strerror(errno));
+		return -1;
+	}
+	return nodelay(fd);
 }
 
 /* One TCP round trip of S bytes: 0, or an errno (0 with *in < s: EOF).
@@ -344,6 +358,8 @@ __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 	int fd = client_socket(k), udp = k->type == SOCK_DGRAM, miss = 0, err = 0;
 	uint64_t i, t, old = 0, start = now_ns();
 
+	if (fd < 0)
+		return;
 	memset(hist, 0, sizeof(hist));
 	for (i = 0; i < count && !k->res; i++) {
 		fill(sb, i, s);
@@ -403,6 +419,8 @@ __attribute__((noinline)) static void bulk(struct check *k)
 	uint64_t left = lb.bulk, out = 0, cnt = 0;
 	int fd = client_socket(k);
 
+	if (fd < 0)
+		return;
 	memset(sb, 0x5a, BIG);	/* any bytes: the sink discards them. (Written:
 				 * untouched, they would be the one zero page.) */
 	uint64_t t0 = now_ns();
@@ -599,14 +617,21 @@ static void on_accept(struct lb_conn *c, unsigned ev)
 	}
 }
 
-/* UDP: one datagram back to whoever sent it; no connected socket, so any
- * number of peers share the one socket. -1: none was waiting. */
-static ssize_t echo_dgram(int fd, int flags)
+/* Is A the address ONLY (NULL: anyone)? */
+static int is(const struct lb_addr *a, const struct lb_addr *only)
+{
+	return !only || (a->len == only->len && !memcmp(&a->u, &only->u, a->len));
+}
+
+/* UDP: one datagram back to whoever sent it (if it is ONLY); no connected
+ * socket, so any number of peers share the one socket. -1: none was
+ * waiting. */
+static ssize_t echo_dgram(int fd, int flags, const struct lb_addr *only)
 {
 	struct lb_addr p;
 	p.len = sizeof(p.u);
 	ssize_t r = recvfrom(fd, ebuf, BIG, flags, &p.u.sa, &p.len);
-	if (r >= 0)
+	if (r >= 0 && is(&p, only))
 		sendto(fd, ebuf, (size_t)r, flags, &p.u.sa, p.len);
 	return r;
 }
@@ -616,7 +641,7 @@ static void on_udp(struct lb_conn *c, unsigned ev)
 	if (!ev)
 		idle();
 	for (int budget = 64; ev && budget-- && !stopped;) {
-		if (echo_dgram(c->fd, MSG_DONTWAIT) < 0)
+		if (echo_dgram(c->fd, MSG_DONTWAIT, NULL) < 0)
 			return;
 		one_more(c);
 	}
@@ -740,15 +765,21 @@ static struct pollfd lfd[4] = { { -1, POLLIN, 0 }, { -1, POLLIN, 0 }, { -1, POLL
  * blocking calls: no event loop between the kernel and the round trip.
  * The sink (p[3]) wakes for 1 MiB at a time (SO_RCVLOWAT: 7.0-8.0 GB/s
  * against 4.6-5.5 waking for every segment), discards with MSG_TRUNC (no
- * copy) and answers the count at EOF. UDP (p[2]) comes last and is served until the end. */
+ * copy) and answers the count at EOF. UDP (p[2]) comes last and is served until the end.
+ * Anyone on the host may connect to a loopback port: it serves the self-
+ * test's client alone (ck[i].me), and resets and names any other. */
 _Noreturn static void instrument(struct pollfd *p, pid_t parent)
 {
 	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)	/* it died before the line above */
 		_exit(1);
+	for (int i = 0; i < 4; i++)
+		if (ck[i].fd > 0)
+			close(ck[i].fd);
 	for (int i = 0;; i = (i + 1) % 4) {
 		uint64_t n = 0;
 		ssize_t r, w = 0;
+		struct lb_addr pa;
 		int c;
 
 		if (!i)
@@ -756,9 +787,16 @@ _Noreturn static void instrument(struct pollfd *p, pid_t parent)
 		if (!p[i].revents)
 			continue;
 		while (i == 2)
-			echo_dgram(p[2].fd, 0);
-		if ((c = lb_accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			echo_dgram(p[2].fd, 0, &ck[2].me);
+		pa.len = sizeof(pa.u);
+		if ((c = lb_accept4(p[i].fd, &pa.u.sa, &pa.len, SOCK_CLOEXEC)) < 0)
 			continue;
+		if (!is(&pa, &ck[i].me)) {
+			lb_say("note: ", lb_addrstr(&pa), " connected to the self-test: refused", NULL);
+			lb_linger(c, 1);
+			close(c);
+			continue;
+		}
 		nodelay(c);
 		if (i == 3)
 			setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &(int){ BIG }, sizeof(int));
@@ -805,6 +843,13 @@ static int selftest(void)
 		/* the address is in its name: "tcp ::1" */
 		lb_xresolve(&k->ep, lb_strchr(k->name, ' ') + 1, NULL, 0, 1);
 		lfd[i].fd = lb_xlisten(&k->ep, k->type);
+		/* its client's socket, bound now, so that the server knows it */
+		k->me = k->ep;
+		k->me.u.in.sin_port = 0;
+		k->fd = lb_socket(k->me.u.sa.sa_family, k->type | SOCK_CLOEXEC, 0);
+		if (k->fd < 0 || bind(k->fd, &k->me.u.sa, k->me.len) ||
+		    getsockname(k->fd, &k->me.u.sa, &k->me.len))
+			lb_net_die(errno, k->name, k->me.u.sa.sa_family);
 	}
 	/* The round trips run with client and server on one CPU: a wakeup on
 	 * another costs an inter-processor interrupt, which is most of the

@@ -8,7 +8,9 @@
  */
 #include "lb.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,6 +26,16 @@
 	X('c', LB_COUNT, count, 0, " -c COUNT stop after COUNT connections (implies -k)")
 LB_SPEC(spec, OPTIONS, .common = "pa6UPtvqh");
 
+/* -o FILE, without blocking: a FIFO with no reader is ENXIO. Then the
+ * descriptor blocks, as stdout does. */
+static int open_out(void)
+{
+	int fd = lb_open(lb.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
+	if (fd >= 0)
+		lb_fcntl(fd, F_SETFL, 0);
+	return fd;
+}
+
 int lo_recv_main(char **argv)
 {
 	static struct lb_addr here;	/* static: keeps the frame small */
@@ -31,13 +43,18 @@ int lo_recv_main(char **argv)
 	lb_parse(argv, &spec);
 	lb_xendpoint(&here, 1);
 
-	int out = 1;
-	if (lb.out) {
-		out = lb_open(lb.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-		if (out < 0)
-			lb_die_errno(EX_FAIL, lb.out);
-	}
+	int out = lb.out ? open_out() : 1;
+	if (out < 0 && errno != ENXIO)
+		lb_die_errno(EX_FAIL, lb.out);
 	int lfd = lb_xlisten(&here, SOCK_STREAM);
+	/* ENXIO: a FIFO nobody reads yet. open() would have blocked before
+	 * we listen (and -P said nothing); now wait for a reader, -t at most */
+	for (uint64_t t0 = lb_now_us(); out < 0; poll(NULL, 0, 20)) {
+		if ((out = open_out()) < 0 && errno != ENXIO)
+			lb_die_errno(EX_FAIL, lb.out);
+		if (out < 0 && lb.idle_ms >= 0 && lb_now_us() - t0 >= (uint64_t)lb.idle_ms * 1000)
+			lb_die(EX_TIME, lb.out, "idle timeout: nobody opened the FIFO to read");
+	}
 	uint64_t done = 0;
 	int keep = lb.keep || lb.count;
 

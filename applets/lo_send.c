@@ -7,6 +7,7 @@
  * lo-send that dies mid-way never looks like a clean end to its peer.
  */
 #include "lb.h"
+#include "peer.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -51,6 +52,7 @@ int lo_send_main(char **argv)
 		.nfiles = n,
 		.names = lb.nargs ? lb.args : NULL,
 		.shut = 1,
+		.unread = lb_peer_unread,
 		.out = 1,
 		.outname = "stdout",
 	};

@@ -188,6 +188,9 @@ struct lb_pump {
 	int nfiles;
 	int gate;		/* hold the message until the peer speaks */
 	int shut;		/* shutdown(SHUT_WR) when the source is done */
+	/* before that, wait until this says the peer read all (0); -1: it
+	 * cannot say, which fails once the peer half-closed (lb_peer_unread) */
+	int (*unread)(int fd);
 	/* from the socket */
 	char **names;		/* the files' names, for messages (NULL: stdin) */
 	const char *inname;

@@ -15,12 +15,14 @@
 #include <signal.h>
 #include <stdio.h>	/* rename() only: no stdio streams are used */
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-static char unix_owned[sizeof(((struct sockaddr_un *)0)->sun_path)];	/* the socket file we made, removed on exit */
+/* The socket file we made and its lock (PATH.lock), removed on exit */
+static char unix_owned[sizeof(((struct sockaddr_un *)0)->sun_path) + 5];
 
 /* inet_pton, for what lb_xresolve needs (musl's is 833 B): a dotted quad
  * without leading zeros, or IPv6 text, at most one "::", a dotted-quad
@@ -112,7 +114,10 @@ void lb_xresolve(struct lb_addr *a, const char *addr, const char *path, int port
 	if (!strcmp(s, "localhost"))
 		s = "127.0.0.1";
 	if (!quad(s, (uint8_t *)&a->u.in.sin_addr)) {
-		if ((ntohl(a->u.in.sin_addr.s_addr) >> 24) != 127)
+		uint32_t ip = ntohl(a->u.in.sin_addr.s_addr);
+		if (ip == 0x7fffffff)	/* 127.255.255.255 */
+			lb_die(EX_USAGE, addr, "the broadcast address, not an endpoint");
+		if (ip >> 24 != 127)
 			goto notlo;
 		a->u.in.sin_family = AF_INET;
 		a->len = sizeof(a->u.in);
@@ -259,8 +264,32 @@ static int xsocket(const struct lb_addr *a, int type)
 
 static void unix_unlink(void)
 {
-	if (unix_owned[0])
+	char *e = unix_owned + strlen(unix_owned);
+
+	if (unix_owned[0]) {
 		unlink(unix_owned);
+		lb_stpcpy(e, ".lock");
+		unlink(unix_owned);
+		*e = 0;
+	}
+}
+
+/* A listener at PATH holds PATH.lock locked for its life: the socket
+ * dump that tells a live socket from a stale one sees only its own
+ * network namespace, a lock on the file every namespace shares. */
+static void unix_lock(const char *path)
+{
+	char lk[sizeof(unix_owned)];
+	int fd;
+
+	lb_stpcpy(lb_stpcpy(lk, path), ".lock");
+	fd = lb_open(lk, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		lb_die_errno(EX_FAIL, lk);
+	if (syscall(SYS_flock, fd, LOCK_EX | LOCK_NB))
+		lb_die(EX_FAIL, path, "address already in use (a server listens there)");
+	/* held until exit: the descriptor stays open */
 }
 
 static void on_signal(int sig)
@@ -399,6 +428,8 @@ int lb_xlisten(struct lb_addr *a, int type)
 	int fam = a->u.sa.sa_family;
 
 	if (fam == AF_UNIX) {
+		if (a->u.un.sun_path[0])	/* not abstract */
+			unix_lock(a->u.un.sun_path);
 		unix_stale(a, type);
 	} else {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -440,32 +471,48 @@ static void sleep_ms(long ms)
 	poll(NULL, 0, (int)ms);
 }
 
+/* SO_SNDTIMEO of MS ms (0: none), which also bounds connect(): TCP says
+ * EINPROGRESS when it ran out, UNIX (a listener's backlog full) EAGAIN */
+static void send_timeout(int fd, long ms)
+{
+	struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 int lb_xconnect(const struct lb_addr *a, int type)
 {
-	uint64_t end = lb_now_us() + (uint64_t)lb.wait_ms * 1000;
+	/* refused or absent: retried for the -w window; a backlog that stays
+	 * full, or a SYN nobody answers: for -t, else for -w */
+	long bound = lb.idle_ms > 0 ? lb.idle_ms : lb.wait_ms;
+	uint64_t now = lb_now_us(), end = now + (uint64_t)lb.wait_ms * 1000, stuck = now + (uint64_t)bound * 1000;
 	const char *what = lb_addrstr(a);
 
 	for (;;) {
-		int fd = xsocket(a, type);
-		if (!connect(fd, &a->u.sa, a->len)) {
+		int fd = xsocket(a, type), err = 0;
+		send_timeout(fd, bound);
+		if (connect(fd, &a->u.sa, a->len))
+			err = errno;
+		if (!err) {
+			send_timeout(fd, 0);
 			if (lb.verbose)
 				lb_say("connected to ", what, NULL);
 			return fd;
 		}
-		int err = errno;
 		close(fd);
+		now = lb_now_us();
+		if (err == EINPROGRESS || (err == EAGAIN && bound && now >= stuck))
+			lb_die(EX_TIME, what, err == EAGAIN ? "no connection in time: the listener's backlog is full"
+				: "no connection in time: no answer (a full accept queue, or a filter dropping it)");
 		/* refused, or (UNIX) not there yet / backlog full: worth a retry */
 		if (err != ECONNREFUSED && err != ENOENT && err != EAGAIN && err != EINTR)
 			addr_die(err, a);
-		uint64_t now = lb_now_us();
-		if (now >= end) {
+		if (now >= end && err != EAGAIN) {
 			if (lb.wait_ms)
 				lb_die(EX_TIME, what, err == ENOENT ? "no such socket (the -w window ran out)"
 								    : "connection refused (the -w window ran out)");
 			addr_die(err, a);
 		}
-		long left = (long)((end - now) / 1000);
-		sleep_ms(left < 20 ? (left ? left : 1) : 20);
+		sleep_ms(20);
 	}
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -62,9 +63,11 @@ static const void *ip(const struct lb_addr *a, size_t *len)
 	return &a->u.in6.sin6_addr;
 }
 
-/* ME is our end of the connection, PE the peer's: ports share their place
- * in sockaddr_in and sockaddr_in6. */
-static int by_diag(const struct lb_addr *me, const struct lb_addr *pe, unsigned *uid)
+/* The peer's socket of the connection from ME (our end) to PE, asked of
+ * the kernel's socket table into *M: 0, 1 when there is no such socket,
+ * -1 when the table cannot be asked. Ports share their place in
+ * sockaddr_in and sockaddr_in6. */
+static int diag(const struct lb_addr *me, const struct lb_addr *pe, struct diag_msg *m)
 {
 	static uint32_t seq;
 	struct diag_req q;
@@ -72,7 +75,6 @@ static int by_diag(const struct lb_addr *me, const struct lb_addr *pe, unsigned 
 		struct nl_hdr h;
 		char b[1024];
 	} r;
-	const struct diag_msg *m = (const void *)(r.b + sizeof(struct nl_hdr));
 	size_t len;
 
 	memset(&q, 0, sizeof(q));
@@ -96,15 +98,16 @@ static int by_diag(const struct lb_addr *me, const struct lb_addr *pe, unsigned 
 		return -1;
 	for (;;) {	/* the kernel answers within send(): never blocks */
 		ssize_t n = recv(nl, &r, sizeof(r), MSG_DONTWAIT);
-		if (n < (ssize_t)sizeof(r.h))
+		if (n < (ssize_t)sizeof(r.h) + 4)
 			return -1;
 		if (r.h.seq != seq)
 			continue;	/* a late answer to an earlier question */
-		if (r.h.type != DIAG_BY_FAMILY || n < (ssize_t)(sizeof(r.h) + sizeof(*m)))
-			return -1;	/* NLMSG_ERROR: no such socket, or no diag */
-		if (m->state == ST_TIME_WAIT || m->id.dport != q.id.dport || memcmp(m->id.dst, q.id.dst, 16))
+		if (r.h.type == 2)	/* NLMSG_ERROR: no such socket, or no diag */
+			return *(int32_t *)(r.b + sizeof(r.h)) == -ENOENT ? 1 : -1;
+		memcpy(m, r.b + sizeof(r.h), sizeof(*m));
+		if (r.h.type != DIAG_BY_FAMILY || n < (ssize_t)(sizeof(r.h) + sizeof(*m)) ||
+		    m->id.dport != q.id.dport || memcmp(m->id.dst, q.id.dst, 16))
 			return -1;
-		*uid = m->uid;
 		return 0;
 	}
 }
@@ -189,14 +192,35 @@ out:
 	return r;
 }
 
+/* Both ends of connection FD: 0, or -1 */
+static int ends(int fd, struct lb_addr *me, struct lb_addr *pe)
+{
+	memset(me, 0, sizeof(*me));
+	memset(pe, 0, sizeof(*pe));
+	me->len = pe->len = sizeof(me->u);
+	return getsockname(fd, &me->u.sa, &me->len) || getpeername(fd, &pe->u.sa, &pe->len) ? -1 : 0;
+}
+
+int lb_peer_unread(int fd)
+{
+	struct lb_addr me, pe;
+	struct diag_msg m;
+	int q, r;
+
+	if (ioctl(fd, TIOCOUTQ, &q) || ends(fd, &me, &pe))	/* SIOCOUTQ */
+		return errno == ENOTCONN ? 0 : -1;	/* reset: shutdown() will say so */
+	if (q || me.u.sa.sa_family == AF_UNIX)
+		return q;
+	r = diag(&me, &pe, &m);
+	return r < 0 ? -1 : r ? 0 : (int)m.rqueue;
+}
+
 int lb_peer_uid(int fd, unsigned *uid)
 {
 	struct lb_addr me, pe;
+	struct diag_msg m;
 
-	memset(&me, 0, sizeof(me));
-	memset(&pe, 0, sizeof(pe));
-	me.len = pe.len = sizeof(me.u);
-	if (getsockname(fd, &me.u.sa, &me.len) || getpeername(fd, &pe.u.sa, &pe.len))
+	if (ends(fd, &me, &pe))
 		return -1;
 	if (me.u.sa.sa_family == AF_UNIX) {
 		struct ucred c;
@@ -206,5 +230,9 @@ int lb_peer_uid(int fd, unsigned *uid)
 		*uid = c.uid;
 		return 0;
 	}
-	return by_diag(&me, &pe, uid) && by_proc(&me, &pe, uid) ? -1 : 0;
+	if (!diag(&me, &pe, &m) && m.state != ST_TIME_WAIT) {
+		*uid = m.uid;
+		return 0;
+	}
+	return by_proc(&me, &pe, uid);
 }

@@ -14,4 +14,12 @@ void lb_peer_init(void);
  * callers that admit by uid must then refuse. */
 int lb_peer_uid(int fd, unsigned *uid);
 
+/* How many of the bytes sent on connection FD the peer's application has
+ * not read yet: 0 when it read them all (or its socket closed without a
+ * reset: one that closes on unread bytes resets), -1 when the kernel
+ * cannot say. UNIX: our send queue keeps them until the peer reads
+ * (SIOCOUTQ); TCP: those not yet acknowledged, then the peer socket's
+ * receive queue in the kernel's socket table (the peer is on this host). */
+int lb_peer_unread(int fd);
+
 #endif

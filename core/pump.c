@@ -102,7 +102,8 @@ int lb_pump(struct lb_pump *p, const char **where)
 {
 	const char *fb = p->msg;	/* bytes waiting to go into the socket */
 	size_t flen = p->msg ? p->msglen : 0;
-	int cur = 0, fdone = 0, rdone = 0, heard = 0;
+	int cur = 0, fdone = 0, rdone = 0, heard = 0, wait = 0, unread = -1, step = 0;
+	uint64_t moved = 0;	/* when the peer last read, while we wait for it */
 	int live = lb.verbose && !lb.quiet && tty2();
 	/* Socket to output without a copy through user space: spliced into
 	 * the output when it is a pipe (spl 1), else through a pipe of our own
@@ -133,7 +134,28 @@ int lb_pump(struct lb_pump *p, const char **where)
 				pf[n].fd = p->files[cur];
 				pf[n].events = POLLIN;
 				ii = n++;
+			} else if (p->unread && (wait = p->unread(p->sock)) != 0 && (wait > 0 || rdone)) {
+				/* no FIN before the peer has read every byte: its EOF
+				 * proves nothing if it half-closed first (and once our
+				 * FIN is in, such a socket leaves the table unread) */
+				uint64_t now = lb_now_us();
+				if (wait < 0) {
+					*where = "unproven";
+					return EPROTO;
+				}
+				if (wait != unread)
+					moved = now;
+				unread = wait;
+				if (lb.idle_ms >= 0 && now - moved >= (uint64_t)lb.idle_ms * 1000) {
+					*where = "idle";
+					return ETIMEDOUT;
+				}
+				/* us: soon (a reader on another CPU takes a few
+				 * us), then less and less often */
+				step = step ? step < 50000 ? 2 * step : step : 20;
+				wait = step;
 			} else {
+				wait = step = 0;
 				fdone = 1;
 				if (p->shut && shutdown(p->sock, SHUT_WR)) {
 					/* a reset that came first leaves "not connected" */
@@ -149,7 +171,15 @@ int lb_pump(struct lb_pump *p, const char **where)
 			pf[n].events = sev;
 			is = n++;
 		}
-		int r = poll(pf, (nfds_t)n, (int)lb.idle_ms);
+		struct timespec ts = { 0, wait * 1000L }, *tp = &ts;
+		if (!wait) {	/* -t, or no bound */
+			ts.tv_sec = lb.idle_ms / 1000;
+			ts.tv_nsec = lb.idle_ms % 1000 * 1000000;
+			tp = lb.idle_ms < 0 ? NULL : &ts;
+		}
+		int r = ppoll(pf, (nfds_t)n, tp, NULL);
+		if (r == 0 && wait)
+			continue;
 		if (r == 0) {
 			*where = "idle";
 			return ETIMEDOUT;
@@ -250,7 +280,8 @@ _Noreturn void lb_pump_die(struct lb_pump *p, int err, const char *where)
 			what = p->outname;
 		else if (!strcmp(where, "input"))
 			what = p->inname;
-		e = lb_stpcpy(why, lb_strerror(err));
+		e = lb_stpcpy(why, err == EPROTO ? "delivery unproven: the peer closed its side first, and "
+			"the kernel's socket table cannot say if it read (load the inet_diag module)" : lb_strerror(err));
 	}
 	e = lb_stpcpy(lb_stpcpy(lb_stpcpy(e, " ("), lb_utoa(t, p->sent)), " bytes sent, ");
 	lb_stpcpy(lb_stpcpy(e, lb_utoa(t, p->rcvd)), " received)");

@@ -1,6 +1,7 @@
 /* fuzz_resolve - lb_xresolve's address check, and lb_addrstr on what it
- * accepted. Only 127.0.0.0/8, ::1 and localhost may pass; anything else
- * is exit 2, and no socket is made for any input.
+ * accepted. Only 127.0.0.0/8 (less its broadcast address), ::1 and
+ * localhost may pass; anything else is exit 2, and no socket is made for
+ * any input.
  *
  * Input: byte 0: bit 0 listener, bit 1 the text is a -U PATH, bits 2-3 the
  * port (absent, 0, 65535, bytes 1-2); the rest is the -a ADDR (or PATH).
@@ -59,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		FZ_ASSERT(code == EX_USAGE, "port %d accepted", port);
 	} else {
 		int q = quad(s);
-		int want = !strcmp(s, "localhost") || !strcmp(s, "::1") || q == 127;
+		int want = !strcmp(s, "localhost") || !strcmp(s, "::1") ||
+			   (q == 127 && strcmp(s, "127.255.255.255"));
 		if (want || q >= 0)
 			FZ_ASSERT((code == -1) == want, "\"%s\": exit %d", s, code);
 		if (code == -1) {
