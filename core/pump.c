@@ -150,10 +150,9 @@ int lb_pump(struct lb_pump *p, const char **where)
 					*where = "idle";
 					return ETIMEDOUT;
 				}
-				/* us: soon (a reader on another CPU takes a few
-				 * us), then less and less often */
-				step = step ? step < 50000 ? 2 * step : step : 20;
-				wait = step;
+				/* a reader takes a few us: yield the CPU a few
+				 * times first, then ask every 1, 2, 4... 32 ms */
+				wait = ++step < 8 ? -1 : 1 << (step < 13 ? step - 8 : 5);
 			} else {
 				wait = step = 0;
 				fdone = 1;
@@ -171,13 +170,9 @@ int lb_pump(struct lb_pump *p, const char **where)
 			pf[n].events = sev;
 			is = n++;
 		}
-		struct timespec ts = { 0, wait * 1000L }, *tp = &ts;
-		if (!wait) {	/* -t, or no bound */
-			ts.tv_sec = lb.idle_ms / 1000;
-			ts.tv_nsec = lb.idle_ms % 1000 * 1000000;
-			tp = lb.idle_ms < 0 ? NULL : &ts;
-		}
-		int r = ppoll(pf, (nfds_t)n, tp, NULL);
+		if (wait < 0)
+			syscall(SYS_sched_yield);
+		int r = poll(pf, (nfds_t)n, wait ? wait < 0 ? 0 : wait : (int)lb.idle_ms);
 		if (r == 0 && wait)
 			continue;
 		if (r == 0) {
