@@ -80,7 +80,7 @@
 /* The modes: the self-test (no -p, no -l), the echo server (-l) and the
  * client (-p or -U). The common options (-t included: here the wait for
  * each echo) follow in the core's half of the help. */
-enum { SELF = LB_M1, SERVER = LB_M2, CLIENT = LB_M3 };
+enum { SELF = LB_SELF, SERVER = LB_SERVER, CLIENT = LB_CLIENT };	/* short */
 #define OPTIONS(X) \
 	X(0, LB_FLAG, help, 0, \
 		"usage: lo-echo [OPTIONS]          self-test: TCP 127.0.0.1 and ::1, UDP\n" \

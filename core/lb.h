@@ -84,14 +84,16 @@ enum {
 	LB_SIZE,	/* bytes, K, M, G allowed, at most 1T */
 	LB_REST,	/* the rest of the command line: PROG [ARGS...] */
 };
-/* The modes of an applet that has several (lo-echo): a bit each. */
-enum { LB_MALL = 0, LB_M1 = 1, LB_M2 = 2, LB_M3 = 4 };
+/* The modes an option goes with, a bit each: the shared options say
+ * which are a server's or a client's; an applet that has several modes
+ * (lo-echo: its self-test, -l, -p) checks them with lb_modes. */
+enum { LB_ANY = 0, LB_SELF = 1, LB_SERVER = 2, LB_CLIENT = 4 };
 
 struct lb_opt {
 	char c;			/* the letter; '-': a long option, 0: a line of text */
 	unsigned char kind;	/* LB_FLAG ... */
 	unsigned char field;	/* offsetof(struct lb_opts, FIELD) */
-	unsigned char modes;	/* LB_M1|...: the modes it goes with; 0: all */
+	unsigned char modes;	/* LB_SERVER|...: the modes it goes with; 0: all */
 };
 /* An option table is an X-macro list of rows
  *	X(LETTER, KIND, FIELD, MODES, " -c ARG   help line")
@@ -127,7 +129,7 @@ struct lb_spec {
  * usage and exits 0. */
 void lb_parse(char **argv, const struct lb_spec *spec);
 /* For an applet with modes: exit 2 if an option given does not go with
- * MODE (LB_M1, LB_M2, ...), saying the WHY of that mode (WHY[0], ...). */
+ * MODE (LB_SELF, LB_SERVER, ...), saying the WHY of that mode (WHY[0], ...). */
 void lb_modes(unsigned mode, const char *const *why);
 /* Was option C given? (For an option whose field cannot tell.) */
 int lb_given(int c);

@@ -15,17 +15,17 @@
 struct lb_opts lb_opts;
 
 #define COMMON(X)								\
-	X('p', LB_PORT, port, LB_M2 | LB_M3, " -p PORT  port, 1-65535 (listeners: 0 lets the kernel choose)") \
-	X('a', LB_STR, addr, LB_M2 | LB_M3, " -a ADDR  loopback address: 127.0.0.0/8, ::1 or localhost (127.0.0.1)") \
-	X('6', LB_FLAG, v6, LB_M2 | LB_M3, " -6       same as -a ::1")	\
-	X('u', LB_FLAG, udp, LB_M2 | LB_M3, " -u       UDP instead of TCP") \
-	X('U', LB_STR, path, LB_M2 | LB_M3, " -U PATH  UNIX stream socket at PATH (@NAME: abstract)") \
-	X('P', LB_STR, portfile, LB_M2, " -P FILE  once listening, write the bound port to FILE") \
-	X('t', LB_SECS, idle_ms, LB_MALL, " -t SECS  give up when nothing moves for SECS (decimals allowed)") \
-	X('w', LB_SECS0, wait_ms, LB_M3, " -w SECS  retry a refused connect for up to SECS") \
-	X('v', LB_FLAG, verbose, LB_MALL, " -v       report connections, bytes and rates on stderr") \
-	X('q', LB_FLAG, quiet, LB_MALL, " -q       no messages but errors") \
-	X('h', LB_FLAG, help, LB_MALL, " -h       this help")
+	X('p', LB_PORT, port, LB_SERVER | LB_CLIENT, " -p PORT  port, 1-65535 (listeners: 0 lets the kernel choose)") \
+	X('a', LB_STR, addr, LB_SERVER | LB_CLIENT, " -a ADDR  loopback address: 127.0.0.0/8, ::1 or localhost (127.0.0.1)") \
+	X('6', LB_FLAG, v6, LB_SERVER | LB_CLIENT, " -6       same as -a ::1")	\
+	X('u', LB_FLAG, udp, LB_SERVER | LB_CLIENT, " -u       UDP instead of TCP") \
+	X('U', LB_STR, path, LB_SERVER | LB_CLIENT, " -U PATH  UNIX stream socket at PATH (@NAME: abstract)") \
+	X('P', LB_STR, portfile, LB_SERVER, " -P FILE  once listening, write the bound port to FILE") \
+	X('t', LB_SECS, idle_ms, LB_ANY, " -t SECS  give up when nothing moves for SECS (decimals allowed)") \
+	X('w', LB_SECS0, wait_ms, LB_CLIENT, " -w SECS  retry a refused connect for up to SECS") \
+	X('v', LB_FLAG, verbose, LB_ANY, " -v       report connections, bytes and rates on stderr") \
+	X('q', LB_FLAG, quiet, LB_ANY, " -q       no messages but errors") \
+	X('h', LB_FLAG, help, LB_ANY, " -h       this help")
 LB_SPEC(common, COMMON, .excl = "6a\0Ua6u\0");
 _Static_assert(sizeof(struct lb_opts) < 256, "a field's offset must fit in a row");
 

@@ -15,18 +15,18 @@
 #define OPTIONS(X) \
 	X(0, LB_FLAG, help, 0, "usage: fuzz\n") \
 	X('-', LB_FLAG, up, 0, " --up     a long option") \
-	X('m', LB_STR, msg, LB_M1, " -m MSG   a string (mode 1)") \
+	X('m', LB_STR, msg, LB_SELF, " -m MSG   a string (mode 1)") \
 	X('o', LB_STR, out, 0, " -o FILE  another") \
 	X('f', LB_STR, file, 0, " -f FILE  another") \
 	X('A', LB_STR, uids, 0, " -A UIDS  another") \
-	X('k', LB_FLAG, keep, LB_M2 | LB_M3, " -k       a flag (modes 2, 3)") \
+	X('k', LB_FLAG, keep, LB_SERVER | LB_CLIENT, " -k       a flag (modes 2, 3)") \
 	X('J', LB_FLAG, json, 0, " -J       another") \
 	X('c', LB_COUNT, count, 0, " -c COUNT a count") \
 	X('n', LB_COUNT, max, 0, " -n MAX   another") \
 	X('s', LB_SIZE, size, 0, " -s SIZE  a size") \
 	X('B', LB_SIZE, bulk, 0, " -B BYTES another") \
 	X('e', LB_REST, exec, 0, " -e PROG  the rest") \
-	X('l', LB_FLAG, listen, LB_M2, "")
+	X('l', LB_FLAG, listen, LB_SERVER, "")
 LB_SPEC(spec, OPTIONS, .common = "pa6uUPtwvqh", .operands = 1, .excl = "eu\0");
 static const char *const why[] = { "not in mode 1", "not in mode 2", "not in mode 3" };
 
@@ -90,9 +90,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		/* the modes: -m only in mode 1, -k in 2 and 3, -l in 2; of the
 		 * shared ones (opt.c), -p -a -6 -u -U in 2 and 3, -P in 2, -w in 3 */
 		code = FZ_CALL(lb_modes(mode, why));
-		int out = (lb.msg && mode != LB_M1) || (lb.keep && mode == LB_M1) || (lb.listen && mode != LB_M2) ||
-			  (mode == LB_M1 && (lb.port >= 0 || lb_given('a') || lb.v6 || lb.udp || lb.path)) ||
-			  (lb.portfile && mode != LB_M2) || (lb_given('w') && mode != LB_M3);
+		int out = (lb.msg && mode != LB_SELF) || (lb.keep && mode == LB_SELF) || (lb.listen && mode != LB_SERVER) ||
+			  (mode == LB_SELF && (lb.port >= 0 || lb_given('a') || lb.v6 || lb.udp || lb.path)) ||
+			  (lb.portfile && mode != LB_SERVER) || (lb_given('w') && mode != LB_CLIENT);
 		FZ_ASSERT(code == (out ? EX_USAGE : -1), "lb_modes(%u) exit %d", mode, code);
 		/* the applet resolves next */
 		if (code == -1) {
