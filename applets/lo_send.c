@@ -15,22 +15,25 @@
 
 #define OPTIONS(X) \
 	X(0, LB_FLAG, help, 0, \
-		"usage: lo-send [OPTIONS] -p PORT [-m MESSAGE | FILE...]\n\n" \
+		"usage: lo-send [OPTIONS] -p PORT [-m MESSAGE | FILE... | -z]\n\n" \
 		"Connect to a loopback port and send MESSAGE (no newline added), the FILEs\n" \
 		"in order, or stdin (- is stdin). Then half-close and copy what the peer\n" \
 		"sends back to stdout until it closes. Exit 0 only if every byte was sent\n" \
 		"and the peer closed cleanly; 1 if it reset or vanished.\n") \
-	X('m', LB_STR, msg, 0, " -m MSG   send MSG instead of files or stdin")
-LB_SPEC(spec, OPTIONS, .common = "pa6Utwvqh", .operands = 1);
+	X('m', LB_STR, msg, 0, " -m MSG   send MSG instead of files or stdin") \
+	X('z', LB_FLAG, probe, 0, " -z       only connect, then close: is anyone listening? (-w: wait)")
+LB_SPEC(spec, OPTIONS, .common = "pa6Utwvqh", .operands = 1, .excl = "zm\0");
 
 int lo_send_main(char **argv)
 {
 	static struct lb_addr to;	/* static: keeps the frame small (-32 B) */
 
 	lb_parse(argv, &spec);
-	if (lb.msg && lb.nargs)
-		lb_die(EX_USAGE, "-m", "conflicts with FILE operands");
+	if ((lb.msg || lb.probe) && lb.nargs)
+		lb_die(EX_USAGE, lb.msg ? "-m" : "-z", "conflicts with FILE operands");
 	lb_xendpoint(&to, 0);
+	if (lb.probe)	/* -z: the wait-for-a-port of scripts */
+		return close(lb_xconnect(&to, SOCK_STREAM)), EX_OK;
 
 	int n = lb.nargs ? lb.nargs : !lb.msg;
 	int fds[n ? n : 1];

@@ -55,7 +55,7 @@ struct lb_opts {
 	long idle_ms;		/* -t, -1 when absent */
 	long wait_ms;		/* -w, 0 when absent */
 	/* flags: how many times given (-v -v: 2) */
-	unsigned char v6, udp, verbose, quiet, keep, listen, json, up, help;
+	unsigned char v6, udp, verbose, quiet, keep, listen, json, up, help, probe;
 	const char *msg;	/* -m */
 	const char *out;	/* -o */
 	const char *file;	/* -f */
@@ -153,6 +153,10 @@ _Noreturn void lb_exit(int code);
 int lb_num(const char *s, uint64_t *out, uint64_t max, int suffixes);
 long lb_secs(const char *s);		/* "1.5" -> 1500 ms */
 uint64_t lb_now_us(void);		/* monotonic */
+/* A new file beside PATH, named PATH.<16 random hex digits> into TMP (of
+ * SIZE): created with O_EXCL|O_NOFOLLOW, so never through a file or a
+ * symlink someone planted there. The descriptor, or -1 (errno). */
+int lb_tmpfile(const char *path, char *tmp, size_t size);
 
 /* ---- sockets ---- */
 #define LB_UDP_MAX 65507	/* the largest UDP payload over IPv4 */

@@ -399,24 +399,17 @@ static void unix_stale(const struct lb_addr *a, int type)
  * empty file still says "listening" */
 static void write_portfile(const struct lb_addr *a)
 {
-	char tmp[4096], num[24], *p;
-	size_t n = strlen(lb.portfile);
-	int fd;
+	char tmp[4096], num[24], *p = lb_utoa(num, ntohs(a->u.in.sin_port));
+	size_t n = strlen(p);
+	int fd = lb_tmpfile(lb.portfile, tmp, sizeof(tmp));
 
-	if (n + 16 > sizeof(tmp))
-		lb_die(EX_USAGE, lb.portfile, "path too long");
-	memcpy(tmp, lb.portfile, n);
-	lb_stpcpy(tmp + n, ".tmp.");
-	lb_utoa(tmp + n + 5, (uint64_t)getpid());
-	fd = lb_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	p = lb_utoa(num, ntohs(a->u.in.sin_port));
-	n = strlen(p);
 	p[n++] = '\n';
 	if (a->u.sa.sa_family == AF_UNIX)
 		n = 0;
 	if (fd < 0 || write(fd, p, n) != (ssize_t)n || close(fd) || rename(tmp, lb.portfile)) {
 		int e = errno;
-		unlink(tmp);
+		if (fd >= 0)
+			unlink(tmp);
 		errno = e;
 		lb_die_errno(EX_FAIL, lb.portfile);
 	}
@@ -486,12 +479,19 @@ int lb_xconnect(const struct lb_addr *a, int type)
 	long bound = lb.idle_ms > 0 ? lb.idle_ms : lb.wait_ms;
 	uint64_t now = lb_now_us(), end = now + (uint64_t)lb.wait_ms * 1000, stuck = now + (uint64_t)bound * 1000;
 	const char *what = lb_addrstr(a);
+	int self = 0;	/* once connected to itself, it says so at the end */
 
 	for (;;) {
 		int fd = xsocket(a, type), err = 0;
+		struct lb_addr me;
 		send_timeout(fd, bound);
+		me.len = sizeof(me.u);
 		if (connect(fd, &a->u.sa, a->len))
 			err = errno;
+		/* A port in the ephemeral range with nothing on it: the kernel
+		 * may pick it for our own end and connect us to ourselves. */
+		else if (!getsockname(fd, &me.u.sa, &me.len) && me.len == a->len && !memcmp(&me.u, &a->u, a->len))
+			err = self = ELOOP;	/* (a stand-in: retried like a refusal) */
 		if (!err) {
 			send_timeout(fd, 0);
 			if (lb.verbose)
@@ -504,8 +504,10 @@ int lb_xconnect(const struct lb_addr *a, int type)
 			lb_die(EX_TIME, what, err == EAGAIN ? "no connection in time: the listener's backlog is full"
 				: "no connection in time: no answer (a full accept queue, or a filter dropping it)");
 		/* refused, or (UNIX) not there yet / backlog full: worth a retry */
-		if (err != ECONNREFUSED && err != ENOENT && err != EAGAIN && err != EINTR)
+		if (err != ECONNREFUSED && err != ENOENT && err != EAGAIN && err != EINTR && err != ELOOP)
 			addr_die(err, a);
+		if (now >= end && self)
+			lb_die(EX_FAIL, what, "connected to itself: nothing listens there (a port in the ephemeral range)");
 		if (now >= end && err != EAGAIN) {
 			if (lb.wait_ms)
 				lb_die(EX_TIME, what, err == ENOENT ? "no such socket (the -w window ran out)"

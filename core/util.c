@@ -297,6 +297,26 @@ char *lb_stpcpy(char *d, const char *s)
 	return d;
 }
 
+int lb_tmpfile(const char *path, char *tmp, size_t size)
+{
+	size_t n = strlen(path);
+	uint8_t r[8];
+
+	if (n + 18 > size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	char *p = lb_stpcpy(lb_stpcpy(tmp, path), ".");
+	if (syscall(SYS_getrandom, r, sizeof(r), 0) != sizeof(r))
+		return -1;
+	for (size_t i = 0; i < sizeof(r); i++) {
+		*p++ = "0123456789abcdef"[r[i] >> 4];
+		*p++ = "0123456789abcdef"[r[i] & 15];
+	}
+	*p = 0;
+	return lb_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+}
+
 uint64_t lb_now_us(void)
 {
 	struct timespec ts;

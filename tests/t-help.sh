@@ -27,7 +27,7 @@ for a in lo-send lo-recv lo-serve lo-echo; do
 	end
 
 	begin "$a: a letter the usage does not list is refused (exit 2)"
-	for c in x z K y Z 9; do
+	for c in x K y Z 9 j; do
 		case " $letters " in *" $c "*) continue ;; esac
 		lb "$a" -"$c" </dev/null >/dev/null 2>"$T/e"; rc_is 2 $? "$a -$c" "$T/e"
 		has "$T/e" "^$a: -$c: unknown option" "-$c"

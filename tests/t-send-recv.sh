@@ -459,3 +459,60 @@ t_idle_silent
 t_idle_none
 t_verbose
 t_quiet
+
+# ---- -z: is anyone listening? (issue 13) ----
+
+begin "lo-send -z: 0 against a listener, nothing sent"
+if recv_start -o "$T/zout"; then
+	lb lo-send -z -p "$PORT" 2>"$T/zerr"; rc_is 0 $? "lo-send -z" "$T/zerr"
+	recv_wait; rc_is 0 "$RRC" lo-recv
+	empty "$T/zout"
+else
+	problem "lo-recv did not start"
+fi
+end
+
+begin "lo-send -z -w 1 with nothing listening: exit 4 within 2 s"
+zp=$(free_port); t0=$(now_ms)
+lb lo-send -z -w 1 -p "$zp" 2>"$T/zerr"; rc_is 4 $? "lo-send -z -w 1" "$T/zerr"
+[ $(( $(now_ms) - t0 )) -lt 2000 ] || problem "took $(( $(now_ms) - t0 )) ms"
+end
+
+begin "lo-send -z -w 5: a listener that appears after 1 s is found (0)"
+zp=$(free_port)
+( sleep 1; lb lo-recv -p "$zp" -t 5 >/dev/null 2>&1 ) & bgp=$!
+lb lo-send -z -w 5 -p "$zp" 2>"$T/zerr"; rc_is 0 $? "lo-send -z -w 5" "$T/zerr"
+wait $bgp
+end
+
+begin "lo-send -z -U PATH: 0 against a UNIX listener, 1 without"
+lb lo-recv -U "$T/z.sock" -t 5 >/dev/null 2>&1 & bgp=$!
+wait_unix "$T/z.sock"
+lb lo-send -z -U "$T/z.sock" 2>"$T/zerr"; rc_is 0 $? "lo-send -z -U" "$T/zerr"
+wait $bgp
+lb lo-send -z -U "$T/none.sock" 2>"$T/zerr"; rc_is 1 $? "lo-send -z -U (none)" "$T/zerr"
+end
+
+begin "lo-send -z with -m or FILEs: usage (exit 2)"
+lb lo-send -z -m x -p 1 2>"$T/zerr"; rc_is 2 $? "-z -m" "$T/zerr"
+has "$T/zerr" "^lo-send: -z: conflicts with -m"
+lb lo-send -z -p 1 /dev/null 2>"$T/zerr"; rc_is 2 $? "-z FILE" "$T/zerr"
+end
+
+# self-connect (the doctor issue's row): a port inside a shrunk ephemeral
+# range with nothing on it is never taken for a peer
+if netns_lo_ok; then
+	begin "a port in the ephemeral range with nothing on it: never exit 0 (self-connect refused)"
+	netns 'ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range="40000 40001"' sh -c '
+		cat /proc/sys/net/ipv4/ip_local_port_range; for i in 1 2 3 4 5 6 7 8; do
+			"$0" lo-send -w 0.3 -p 40000 -m hello; echo "rc=$?"
+			"$0" lo-send -z -p 40001; echo "rc=$?"
+		done' "$LOOPBOX" >"$T/sc" 2>"$T/scerr"
+	has "$T/sc" "^40000[[:space:]]+40001" "the range"
+	lacks "$T/sc" "^rc=0" "an exit"
+	lacks "$T/sc" "^hello" "stdout"
+	has "$T/scerr" "connected to itself"
+	end
+else
+	skip "self-connect refused" "no network namespace here"
+fi
