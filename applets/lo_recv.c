@@ -49,7 +49,10 @@ int lo_recv_main(char **argv)
 	int lfd = lb_xlisten(&here, SOCK_STREAM);
 	/* ENXIO: a FIFO nobody reads yet. open() would have blocked before
 	 * we listen (and -P said nothing); now wait for a reader, -t at most */
-	for (uint64_t t0 = lb_now_us(); out < 0; poll(NULL, 0, 20)) {
+	struct pollfd sig = { out < 0 ? lb_sigblock(0) : -1, POLLIN, 0 };
+	for (uint64_t t0 = lb_now_us(); out < 0; poll(&sig, 1, 20)) {
+		if (sig.revents)	/* a signal while we wait: through the exit hooks */
+			lb_sigdie(lb_signext());
 		if ((out = open_out()) < 0 && errno != ENXIO)
 			lb_die_errno(EX_FAIL, lb.out);
 		if (out < 0 && lb.idle_ms >= 0 && lb_now_us() - t0 >= (uint64_t)lb.idle_ms * 1000)

@@ -37,9 +37,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* wait4, dup3 and execve are made with syscall(), and spawn's full signal
- * set with memset: musl's wrappers of them (and sigfillset) serve no other
- * applet, as core/lb.h does for open, socket and the like. sendfile and
+/* wait4, dup3 and execve are made with syscall(): musl's wrappers of them
+ * serve no other applet, as core/lb.h does for open, socket and the
+ * like. sendfile and
  * pread keep libc's: their 64-bit offset is split across registers, or
  * needs the *64 call, on 32-bit machines. */
 
@@ -395,15 +395,10 @@ __attribute__((always_inline)) static inline int run(char **argv)
  * no stdio, no exit handlers; only syscalls on our own descriptors. */
 _Noreturn static void child(int fd)
 {
-	static const unsigned char sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGCHLD, SIGHUP };
-	static sigset_t none;	/* all zero: empty */
-
-	for (unsigned i = 0; i < sizeof(sigs); i++)
-		lb_signal(sigs[i], SIG_DFL);
 	/* dup3 is dup2 for fd > 2, which it is: core/main.c fills 0 to 2 */
 	syscall(SYS_dup3, fd, 0, 0);
 	syscall(SYS_dup3, fd, 1, 0);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	lb_sigmask(SIG_SETMASK, 0);	/* PROG gets no blocked signal of ours */
 	int e = run(lb.exec);
 	lb_write(2, lb.name, ": ", lb.exec[0], ": ", lb_strerror(e), "\n", NULL);
 	_exit(e == ENOENT ? 127 : 126);
@@ -423,14 +418,10 @@ __attribute__((noinline)) static pid_t start(int fd)
  * once PROG exits it ends like the others (see reap). */
 static void spawn(struct conn *c)
 {
-	sigset_t all, old;
-
 	set_ucspi(&c->peer);
-	/* no handler may run in the child while it shares our memory */
-	memset(&all, -1, sizeof(all));	/* all: the kernel leaves out SIGKILL, SIGSTOP */
-	sigprocmask(SIG_SETMASK, &all, &old);
+	/* (no signal has a handler: none can run in the child while it
+	 * shares our memory) */
 	c->pid = start(c->c.fd);
-	sigprocmask(SIG_SETMASK, &old, NULL);	/* leaves vfork's errno */
 	if (c->pid < 0) {	/* out of processes: this one is reset, the next waits */
 		const char *why = lb_strerror(errno);
 		lb_say("fork: ", why, NULL);

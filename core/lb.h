@@ -238,7 +238,17 @@ static inline int lb_fcntl(int fd, int cmd, long arg)
 	return (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 void *lb_mmap(size_t len);		/* anonymous, read-write; NULL on failure */
-void lb_signal(int sig, void (*fn)(int));	/* sigaction, no flags */
+/* Signals have no handlers. lb_sigblock blocks SIGINT, SIGTERM and SIGHUP
+ * (and SIGCHLD with CHLD) and returns the one signalfd that reports them,
+ * for the poll of whoever waits; lb_signext reads one (0: none pending);
+ * lb_sigdie runs the exit hooks, then dies by SIG as it would have;
+ * lb_sigunblock lets the three kill again as they do by default. */
+int lb_sigblock(int chld);
+int lb_signext(void);
+/* rt_sigprocmask(HOW) of the signals whose bit (1 << (sig - 1)) is set */
+void lb_sigmask(int how, unsigned long bits);
+_Noreturn void lb_sigdie(int sig);
+void lb_sigunblock(void);
 char *lb_strchr(const char *s, int c);
 char *lb_strrchr(const char *s, int c);
 char *lb_stpcpy(char *dst, const char *src);	/* returns the end of dst */

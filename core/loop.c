@@ -18,19 +18,28 @@
 
 static int ep = -1;
 static struct lb_conn idle = { .prev = &idle, .next = &idle };	/* sentinel */
-static sigset_t waitmask;
-static volatile sig_atomic_t stop_sig, chld;
+static int stop_sig, chld;
 static struct lb_conn *paused;
 static uint64_t resume_at, wake_at;
 
-static void on_sig(int sig)
+/* The signalfd: a stop request is kept apart from a child's exit, so that
+ * one never hides the other; SIGHUP kills, as it would by default. */
+static void on_signal(struct lb_conn *c, unsigned ev)
 {
-	/* kept apart: a stop request must not hide a child's exit */
-	if (sig == SIGCHLD)
-		chld = 1;
-	else
-		stop_sig = sig;
+	int sig;
+
+	(void)c;
+	(void)ev;
+	while ((sig = lb_signext())) {
+		if (sig == SIGHUP)
+			lb_sigdie(sig);
+		if (sig == SIGCHLD)
+			chld = 1;
+		else
+			stop_sig = sig;
+	}
 }
+static struct lb_conn sigconn = { .fn = on_signal };
 
 static uint64_t now_ms(void)
 {
@@ -39,20 +48,11 @@ static uint64_t now_ms(void)
 
 void lb_loop_init(void)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGCHLD };
-	sigset_t block;
-
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		lb_die_errno(EX_FAIL, "epoll");
-	sigemptyset(&block);
-	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		lb_signal(sigs[i], on_sig);
-		sigaddset(&block, sigs[i]);
-	}
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigdelset(&waitmask, sigs[i]);
+	sigconn.fd = lb_sigblock(1);
+	lb_loop_add(&sigconn, EPOLLIN, 0);
 }
 
 static void unlink_idle(struct lb_conn *c)
@@ -201,7 +201,7 @@ int lb_loop_once(void)
 	if (wake_at)
 		timeout = until(wake_at, now, timeout);
 	if (!stop_sig && !chld)	/* one still to report: do not wait */
-		n = epoll_pwait(ep, ev, 64, timeout, &waitmask);
+		n = epoll_wait(ep, ev, 64, timeout);
 	if (n < 0 && errno != EINTR)
 		lb_die_errno(EX_FAIL, "epoll_wait");
 	for (int i = 0; i < n; i++) {

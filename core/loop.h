@@ -13,9 +13,10 @@ struct lb_conn {
 	uint64_t last;			/* ms of last activity */
 };
 
-/* Sets up epoll; SIGTERM, SIGINT and SIGCHLD are then delivered only
- * while the loop waits, and lb_loop_once returns their number (a stop
- * signal first; a SIGCHLD that came with it is returned by the next call). */
+/* Sets up epoll, and the signalfd in it: lb_loop_once returns the number
+ * of a SIGTERM, SIGINT or SIGCHLD (a stop signal first; a SIGCHLD that
+ * came with it is returned by the next call); SIGHUP kills, after the exit
+ * hooks. */
 void lb_loop_init(void);
 /* timed: a connection (subject to -t); 0: a listener */
 void lb_loop_add(struct lb_conn *c, unsigned ev, int timed);

@@ -116,8 +116,10 @@ int main(int argc, char **argv)
 	for (int fd = 0; fd < 3; fd++)
 		if (lb_fcntl(fd, F_GETFD, 0) < 0 && lb_open("/dev/null", fd ? O_RDONLY : O_WRONLY, 0) != fd)
 			return EX_FAIL;
-	/* A vanished peer is an error we report, not a signal that kills. */
-	lb_signal(SIGPIPE, SIG_IGN);
+	/* A vanished peer is an error we report, not a signal that kills:
+	 * blocked rather than ignored, with no sigaction linked in; a PROG
+	 * that lo-serve runs gets an empty mask. */
+	lb_sigmask(SIG_BLOCK, 1UL << (SIGPIPE - 1));
 	if (!strncmp(name, "loopbox", 7)) {
 		int r = multi(argv);
 		if (r >= 0)

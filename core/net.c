@@ -292,13 +292,6 @@ static void unix_lock(const char *path)
 	/* held until exit: the descriptor stays open */
 }
 
-static void on_signal(int sig)
-{
-	unix_unlink();
-	lb_signal(sig, SIG_DFL);
-	kill(getpid(), sig);
-}
-
 /* What statx(2) says of a file, as far as loopbox asks: musl's lstat goes
  * through fstatat and its /proc fallback (800 B), and musl 1.2.3 has no
  * statx(). The layout is the kernel's, the same on every architecture. */
@@ -438,10 +431,7 @@ int lb_xlisten(struct lb_addr *a, int type)
 		lb_die(EX_NOLO, lb_addrstr(a), lo_why[st]);
 	if (fam == AF_UNIX && a->u.un.sun_path[0]) {	/* not abstract */
 		lb_stpcpy(unix_owned, a->u.un.sun_path);
-		lb_atexit(unix_unlink);
-		lb_signal(SIGINT, on_signal);
-		lb_signal(SIGTERM, on_signal);
-		lb_signal(SIGHUP, on_signal);
+		lb_atexit(unix_unlink);	/* a signal that kills while we wait runs it too */
 	}
 	/* deep: lo-serve -n keeps the waiting clients here (the kernel caps it
 	 * at somaxconn; musl's SOMAXCONN says 128) */
@@ -520,19 +510,25 @@ int lb_xconnect(const struct lb_addr *a, int type)
 
 int lb_xaccept(int lfd, const struct lb_addr *a, struct lb_addr *peer)
 {
+	/* while it waits, a signal ends it through the exit hooks */
+	struct pollfd pf[2] = { { lfd, POLLIN, 0 }, { lb_sigblock(0), POLLIN, 0 } };
+
 	for (;;) {
-		struct pollfd pf = { lfd, POLLIN, 0 };
-		int r = poll(&pf, 1, (int)lb.idle_ms);
+		int r = poll(pf, 2, (int)lb.idle_ms);
 		if (r == 0)
 			lb_die(EX_TIME, lb_addrstr(a), "idle timeout: no connection came");
 		if (r < 0 && errno != EINTR)
 			lb_die_errno(EX_FAIL, "poll");
 		if (r < 0)
 			continue;
+		if (pf[1].revents)
+			lb_sigdie(lb_signext());
 		peer->len = sizeof(peer->u);
 		int fd = lb_accept4(lfd, &peer->u.sa, &peer->len, SOCK_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			lb_sigunblock();
 			return fd;
+		}
 		if (errno == EMFILE || errno == ENFILE)
 			sleep_ms(LB_PAUSE_MS);	/* wait for a descriptor; never spin */
 		else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
