@@ -131,12 +131,6 @@ static void *xmap(size_t n)
 	return p;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 /* Text into [P, END): F's '#' takes a uint64_t, '$' a string, '@' a
  * string escaped for JSON; any other character stands for itself, but a
@@ -356,14 +350,14 @@ __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 	size_t s = size, got = 0;
 	uint8_t *rb = sb + s, *tmp = rb + s + 1;
 	int fd = client_socket(k), udp = k->type == SOCK_DGRAM, miss = 0, err = 0;
-	uint64_t i, t, old = 0, start = now_ns();
+	uint64_t i, t, old = 0, start = lb_now_ns();
 
 	if (fd < 0)
 		return;
 	memset(hist, 0, sizeof(hist));
 	for (i = 0; i < count && !k->res; i++) {
 		fill(sb, i, s);
-		uint64_t t0 = now_ns();
+		uint64_t t0 = lb_now_ns();
 		if (udp) {
 			ssize_t r = send(fd, sb, s, 0);
 			while (r >= 0 && (r = recv(fd, rb, s + 1, 0)) >= 0 &&
@@ -380,7 +374,7 @@ __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 		} else if ((err = exchange(fd, sb, rb, s, &got)) || got < s) {
 			break;
 		}
-		t = now_ns() - t0;
+		t = lb_now_ns() - t0;
 		if (!k->n++ || t < k->v[0])
 			k->v[0] = t;
 		if (t > k->v[3])
@@ -391,7 +385,7 @@ __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 		else
 			k->bytes += s;
 	}
-	k->ns = now_ns() - start;
+	k->ns = lb_now_ns() - start;
 	k->v[1] = pct(k, 500);	/* (0 when n is: rank 0, clamped to min) */
 	k->v[2] = pct(k, 990);
 	if (!k->res && i < count)
@@ -423,7 +417,7 @@ __attribute__((noinline)) static void bulk(struct check *k)
 		return;
 	memset(sb, 0x5a, BIG);	/* any bytes: the sink discards them. (Written:
 				 * untouched, they would be the one zero page.) */
-	uint64_t t0 = now_ns();
+	uint64_t t0 = lb_now_ns();
 	while (out < left) {
 		ssize_t w = send(fd, sb, left - out < BIG ? left - out : BIG, MSG_NOSIGNAL);
 		if (w <= 0)
@@ -435,7 +429,7 @@ __attribute__((noinline)) static void bulk(struct check *k)
 	errno = 0;
 	if (!err && recv(fd, &cnt, 8, MSG_WAITALL) != 8)
 		err = errno;
-	k->ns = now_ns() - t0;
+	k->ns = lb_now_ns() - t0;
 	k->bytes = cnt;
 	if (out < left || err)
 		fail_err(k, err, out);

@@ -153,6 +153,7 @@ _Noreturn void lb_exit(int code);
 int lb_num(const char *s, uint64_t *out, uint64_t max, int suffixes);
 long lb_secs(const char *s);		/* "1.5" -> 1500 ms */
 uint64_t lb_now_us(void);		/* monotonic */
+uint64_t lb_now_ns(void);		/* monotonic, from the vDSO where there is one */
 /* A new file beside PATH, named PATH.<16 random hex digits> into TMP (of
  * SIZE): created with O_EXCL|O_NOFOLLOW, so never through a file or a
  * symlink someone planted there. The descriptor, or -1 (errno). */

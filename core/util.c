@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <link.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -363,9 +365,68 @@ int lb_tmpfile(const char *path, char *tmp, size_t size)
 	return lb_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
+/* The monotonic clock from the kernel's vDSO, as musl's clock_gettime
+ * reads it, without musl's general symbol lookup (700 B): the one symbol,
+ * from the vDSO's own hash table's count of symbols. A system call where
+ * there is no vDSO (qemu-user) or no such symbol. Both take the kernel's
+ * old timespec of two longs, which CLOCK_MONOTONIC (time since boot) can
+ * never outgrow, on 32-bit machines too. */
+struct kts {
+	long s, ns;
+};
+static long (*vdso_cgt)(long, struct kts *);
+
+#if defined(__aarch64__) || defined(__powerpc__) || defined(__s390__)
+#define CGT_SYM "__kernel_clock_gettime"
+#else
+#define CGT_SYM "__vdso_clock_gettime"
+#endif
+
+static void *vdso_sym(const char *name)
+{
+	const char *b = (const char *)getauxval(AT_SYSINFO_EHDR), *base = NULL, *str = NULL;
+	const ElfW(Ehdr) *eh = (const void *)b;
+	const ElfW(Dyn) *dyn = NULL;
+	const ElfW(Sym) *sym = NULL;
+	const Elf_Symndx *hash = NULL;
+
+	if (!b)
+		return NULL;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		const ElfW(Phdr) *ph = (const void *)(b + eh->e_phoff + (size_t)i * eh->e_phentsize);
+		if (ph->p_type == PT_LOAD)
+			base = b + ph->p_offset - ph->p_vaddr;
+		else if (ph->p_type == PT_DYNAMIC)
+			dyn = (const void *)(b + ph->p_offset);
+	}
+	for (; dyn && base && dyn->d_tag != DT_NULL; dyn++) {
+		const void *p = base + dyn->d_un.d_ptr;
+		if (dyn->d_tag == DT_STRTAB)
+			str = p;
+		else if (dyn->d_tag == DT_SYMTAB)
+			sym = p;
+		else if (dyn->d_tag == DT_HASH)
+			hash = p;
+	}
+	for (Elf_Symndx i = 0; str && sym && hash && i < hash[1]; i++)
+		if (sym[i].st_shndx && !strcmp(str + sym[i].st_name, name))
+			return (void *)(base + sym[i].st_value);
+	return NULL;
+}
+
+uint64_t lb_now_ns(void)
+{
+	static int looked;
+	struct kts t;
+
+	if (!looked++)
+		vdso_cgt = (long (*)(long, struct kts *))vdso_sym(CGT_SYM);
+	if (!vdso_cgt || vdso_cgt(CLOCK_MONOTONIC, &t))
+		syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.s * 1000000000u + (uint64_t)t.ns;
+}
+
 uint64_t lb_now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return lb_now_ns() / 1000;
 }

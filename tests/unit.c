@@ -9,6 +9,8 @@
  */
 #include "lb.h"
 
+#include <time.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -478,9 +480,31 @@ static void test_parse(void)
 	t_parse("-h", 0, "usage: unit\n\n --up     a long option\n -m MSG   a string\n");
 }
 
+/* lb_now_ns (the vDSO's clock, found by hand) agrees with the kernel's
+ * clock_gettime system call, and never goes back */
+static void test_clock(void)
+{
+	struct timespec ts;
+	int ok = 1;
+	uint64_t last = 0;
+
+	for (int i = 0; i < 1000 && ok; i++) {
+		uint64_t a = lb_now_ns();
+		syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+		uint64_t k = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		uint64_t b = lb_now_ns();
+		ok = a >= last && a <= k + 1000 && k <= b + 1000 && b - a < 50000000;
+		last = b;
+	}
+	check(ok, "lb_now_ns: monotonic, and within the kernel's clock_gettime");
+	check(lb_now_us() / 1000 == lb_now_ns() / 1000000 || lb_now_us() / 1000 + 1 >= lb_now_ns() / 1000000,
+	      "lb_now_us is lb_now_ns in us");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	test_clock();
 	test_num();
 	test_secs();
 	test_fmt();
