@@ -57,7 +57,7 @@
 LB_SPEC(spec, OPTIONS, .common = "pa6uUPtvqh",
 	.excl = "eu\0Au\0");
 
-enum { WAIT, SEND, DRAIN };
+enum { WAIT, SEND, DRAIN, PIPE };	/* PIPE: SEND, from a FIFO found empty */
 
 /* as lb_addrstr takes it: TCP and UDP print with no copying */
 union peer {
@@ -90,6 +90,7 @@ static int nuids;
 static char **envp;		/* -e: our 5 (set by spawn), then environ less its UCSPI names */
 static const char *path = "/usr/local/bin:/bin:/usr/bin";	/* PATH's default */
 static struct conn *all;	/* every connection, newest first */
+static int piping;		/* a FIFO was found empty: try again soon */
 static volatile int exec_err;	/* -e: set by a vfork child whose exec failed */
 static const char cut[] = "unfinished: reset";
 static char buf[65536];		/* every client's request lands here, and is dropped */
@@ -197,6 +198,18 @@ static int reply(struct conn *c)
 				n = pread(c->file, buf, sizeof(buf), off);
 			else
 				p = NULL;
+			/* a FIFO (no pread): what its writer sends, as it comes,
+			 * spliced (nothing is lost to a full socket). Empty, or
+			 * the socket full: polled every 10 ms (lo_serve_main). */
+			if (n < 0 && errno == ESPIPE) {
+				p = NULL;
+				n = splice(c->file, NULL, c->c.fd, NULL, 1 << 20, SPLICE_F_NONBLOCK);
+				if (n < 0 && errno == EAGAIN) {
+					c->st = PIPE;
+					piping = 1;
+					lb_loop_wake(10);
+				}
+			}
 		}
 		if (n > 0 && p)
 			n = send(c->c.fd, p, (size_t)n, MSG_NOSIGNAL);
@@ -685,6 +698,16 @@ int lo_serve_main(char **argv)
 	for (;;) {
 		int sig = lb_loop_once();
 		uint64_t now = lb_now_us();
+		if (piping) {	/* the FIFOs found empty, again */
+			piping = 0;
+			for (struct conn *c = all, *n; c; c = n) {
+				n = c->next;
+				if (c->st == PIPE) {
+					c->st = SEND;
+					on_conn(&c->c, EPOLLOUT);
+				}
+			}
+		}
 		if (sig == SIGCHLD) {
 			reap();
 		} else if (sig) {
