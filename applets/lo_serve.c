@@ -87,6 +87,7 @@ static uint64_t admitted;	/* accepted so far */
 static unsigned live;		/* connections or children now */
 static unsigned uids[16];
 static int nuids;
+static char prog[4096];	/* -e: PROG as found in PATH */
 static char **envp;		/* -e: our 5 (set by spawn), then environ less its UCSPI names */
 static const char *path = "/usr/local/bin:/bin:/usr/bin";	/* PATH's default */
 static struct conn *all;	/* every connection, newest first */
@@ -394,43 +395,28 @@ static int sx(const char *p, struct sx *s)
 	return syscall(SYS_statx, AT_FDCWD, p, 0, 0x201, s) ? errno : 0;
 }
 
-/* Exec P; CHECK: only say whether execve could (a regular file we may
- * execute: what the kernel asks first). The errno that stops it, or 0. */
-static int try(const char *p, char **argv, int check)
+/* execvp(3)'s search, made once, at startup, into prog: NAME with a '/'
+ * as it is, else the first regular file we may execute in a PATH entry
+ * ("" is the current directory: NAME alone, as execve takes it there).
+ * 0, or the errno execvp would end with. */
+static int find(const char *name)
 {
-	struct sx s;
-	int e;
-
-	if (!check) {
-		syscall(SYS_execve, p, argv, envp);
-		return errno;
-	}
-	if ((e = sx(p, &s)))
-		return e;
-	return S_ISREG(s.mode) && !syscall(SYS_faccessat, AT_FDCWD, p, X_OK) ? 0 : EACCES;
-}
-
-/* execvp(3), small: PROG with a '/' as it is, else in each PATH entry
- * ("" is the current directory: PROG alone, as execve takes it there).
- * Returns the errno that stopped it; CHECK: 0 where it would run. */
-static int run(char **argv, int check)
-{
-	char b[4096];
-	size_t m = strlen(argv[0]);
+	size_t m = strlen(name);
 	int err = ENOENT, r;
+	struct sx s;
 
-	if (lb_strchr(argv[0], '/'))
-		return try(argv[0], argv, check);
-	for (const char *p = path;; p++) {
+	for (const char *p = lb_strchr(name, '/') ? "" : path;; p++) {
 		const char *e = p;
 		while (*e && *e != ':')
 			e++;
 		size_t n = (size_t)(e - p);
-		if (n + m + 2 < sizeof(b)) {
-			memcpy(b, p, n);
-			b[n] = '/';
-			memcpy(b + n + !!n, argv[0], m + 1);
-			if (!(r = try(b, argv, check)) || (r != EACCES && r != ENOENT && r != ENOTDIR))
+		if (n + m + 2 < sizeof(prog)) {
+			memcpy(prog, p, n);
+			prog[n] = '/';
+			memcpy(prog + n + !!n, name, m + 1);
+			if (!(r = sx(prog, &s)) && (!S_ISREG(s.mode) || syscall(SYS_faccessat, AT_FDCWD, prog, X_OK)))
+				r = EACCES;	/* what execve says of both */
+			if (!r || (r != EACCES && r != ENOENT && r != ENOTDIR))
 				return r;
 			if (r == EACCES)
 				err = EACCES;
@@ -448,7 +434,8 @@ _Noreturn static void child(int fd)
 	syscall(SYS_dup3, fd, 0, 0);
 	syscall(SYS_dup3, fd, 1, 0);
 	lb_sigmask(SIG_SETMASK, 0);	/* PROG gets no blocked signal of ours */
-	int e = exec_err = run(lb.exec, 0);	/* vfork: the parent sees it */
+	syscall(SYS_execve, prog, lb.exec, envp);
+	int e = exec_err = errno;	/* vfork: the parent sees it */
 	lb_write(2, lb.name, ": ", lb.exec[0], ": ", lb_strerror(e), "\n", NULL);
 	_exit(e == ENOENT ? 127 : 126);
 }
@@ -675,7 +662,7 @@ int lo_serve_main(char **argv)
 	/* Say now, not per client, what cannot be served: a PROG execve
 	 * would refuse, a FILE that is no readable file or FIFO (its type
 	 * from statx: opening a FIFO could block, or wake its writer). */
-	if (lb.exec && (errno = run(lb.exec, 1)))
+	if (lb.exec && (errno = find(lb.exec[0])))
 		lb_die_errno(EX_FAIL, lb.exec[0]);
 	if (lb.file) {
 		struct sx st;
