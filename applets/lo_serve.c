@@ -88,6 +88,7 @@ static unsigned live;		/* connections or children now */
 static unsigned uids[16];
 static int nuids;
 static char prog[4096];	/* -e: PROG as found in PATH */
+static uint64_t fsize;		/* -f: FILE's size at startup */
 static char **envp;		/* -e: our 5 (set by spawn), then environ less its UCSPI names */
 static const char *path = "/usr/local/bin:/bin:/usr/bin";	/* PATH's default */
 static struct conn *all;	/* every connection, newest first */
@@ -395,17 +396,19 @@ static int sx(const char *p, struct sx *s)
 	return syscall(SYS_statx, AT_FDCWD, p, 0, 0x201, s) ? errno : 0;
 }
 
-/* execvp(3)'s search, made once, at startup, into prog: NAME with a '/'
- * as it is, else the first regular file we may execute in a PATH entry
- * ("" is the current directory: NAME alone, as execve takes it there).
- * 0, or the errno execvp would end with. */
-static int find(const char *name)
+/* What lo-serve can use, found once, at startup, into prog: AMODE X_OK,
+ * PROG to run, as execvp(3) searches (NAME with a '/' as it is, else the
+ * first regular file we may execute in a PATH entry, "" meaning the
+ * current directory); R_OK, FILE to read, a regular file or a FIFO (its
+ * type from statx: opening a FIFO could block, or wake its writer).
+ * 0, or the errno to name: a directory is EISDIR, another type EACCES. */
+static int find(const char *name, int amode)
 {
 	size_t m = strlen(name);
 	int err = ENOENT, r;
 	struct sx s;
 
-	for (const char *p = lb_strchr(name, '/') ? "" : path;; p++) {
+	for (const char *p = amode == R_OK || lb_strchr(name, '/') ? "" : path;; p++) {
 		const char *e = p;
 		while (*e && *e != ':')
 			e++;
@@ -414,12 +417,16 @@ static int find(const char *name)
 			memcpy(prog, p, n);
 			prog[n] = '/';
 			memcpy(prog + n + !!n, name, m + 1);
-			if (!(r = sx(prog, &s)) && (!S_ISREG(s.mode) || syscall(SYS_faccessat, AT_FDCWD, prog, X_OK)))
-				r = EACCES;	/* what execve says of both */
-			if (!r || (r != EACCES && r != ENOENT && r != ENOTDIR))
-				return r;
-			if (r == EACCES)
-				err = EACCES;
+			if (!(r = sx(prog, &s))) {
+				fsize = s.size;
+				r = S_ISDIR(s.mode) ? EISDIR :
+				    (S_ISREG(s.mode) || (S_ISFIFO(s.mode) && amode == R_OK)) &&
+				    !syscall(SYS_faccessat, AT_FDCWD, prog, amode) ? 0 : EACCES;
+			}
+			if (!r)
+				return 0;
+			if (r != ENOENT && r != ENOTDIR)
+				err = r;
 		}
 		if (!*(p = e))
 			return err;
@@ -638,6 +645,26 @@ bad:
 	lb_die(EX_USAGE, "-A", "not a list of uids (UID[,UID...], at most 16)");
 }
 
+/* Every connection. END: what the grace left unfinished is reset now
+ * (connect to AF_UNSPEC: TCP's abort, though a running PROG holds the
+ * socket too). Else: a FIFO found empty is tried again. */
+static void walk(int end)
+{
+	static struct sockaddr unspec;	/* AF_UNSPEC: 0 */
+
+	piping = 0;
+	for (struct conn *c = all, *n; c; c = n) {
+		n = c->next;
+		if (end && c->st != DRAIN) {
+			tell(c, cut);
+			connect(c->c.fd, &unspec, sizeof(unspec));
+		} else if (!end && c->st == PIPE) {
+			c->st = SEND;
+			on_conn(&c->c, EPOLLOUT);
+		}
+	}
+}
+
 int lo_serve_main(char **argv)
 {
 	uint64_t deadline = UINT64_MAX;	/* none yet */
@@ -659,20 +686,13 @@ int lo_serve_main(char **argv)
 	/* for -e (cheaper done always than tested for); PATH for run */
 	char *env[env_count() + 6];	/* lives as long as the server */
 	env_init(env);
-	/* Say now, not per client, what cannot be served: a PROG execve
-	 * would refuse, a FILE that is no readable file or FIFO (its type
-	 * from statx: opening a FIFO could block, or wake its writer). */
-	if (lb.exec && (errno = find(lb.exec[0])))
+	/* say now, not per client, what cannot be served */
+	if (lb.exec && (errno = find(lb.exec[0], X_OK)))
 		lb_die_errno(EX_FAIL, lb.exec[0]);
-	if (lb.file) {
-		struct sx st;
-		if ((errno = sx(lb.file, &st)) || syscall(SYS_faccessat, AT_FDCWD, lb.file, R_OK))
-			lb_die_errno(EX_FAIL, lb.file);
-		if (!S_ISREG(st.mode) && !S_ISFIFO(st.mode))
-			lb_die(EX_FAIL, lb.file, "not a regular file or FIFO");
-		if (udp && st.size > LB_UDP_MAX)
-			lb_die(EX_FAIL, lb.file, lb_strerror(EMSGSIZE));
-	}
+	if (lb.file && (errno = find(lb.file, R_OK)))
+		lb_die_errno(EX_FAIL, lb.file);
+	if (udp && fsize > LB_UDP_MAX)	/* -f: FILE's size */
+		lb_die(EX_FAIL, lb.file, lb_strerror(EMSGSIZE));
 	if (udp)
 		lst.fn = on_dgram;
 	lst.fd = lb_xlisten(&here, udp ? SOCK_DGRAM : SOCK_STREAM);
@@ -685,16 +705,8 @@ int lo_serve_main(char **argv)
 	for (;;) {
 		int sig = lb_loop_once();
 		uint64_t now = lb_now_us();
-		if (piping) {	/* the FIFOs found empty, again */
-			piping = 0;
-			for (struct conn *c = all, *n; c; c = n) {
-				n = c->next;
-				if (c->st == PIPE) {
-					c->st = SEND;
-					on_conn(&c->c, EPOLLOUT);
-				}
-			}
-		}
+		if (piping)
+			walk(0);
 		if (sig == SIGCHLD) {
 			reap();
 		} else if (sig) {
@@ -711,12 +723,6 @@ int lo_serve_main(char **argv)
 		if ((lst.fd < 0 && !live) || now >= deadline)
 			break;
 	}
-	/* what the grace left unfinished: reset now (connect to AF_UNSPEC,
-	 * TCP's abort), though a running PROG holds the socket too */
-	for (struct conn *c = all; c; c = c->next)
-		if (c->st != DRAIN) {
-			tell(c, cut);
-			connect(c->c.fd, &(struct sockaddr){ .sa_family = AF_UNSPEC }, sizeof(struct sockaddr));
-		}
+	walk(1);
 	return EX_OK;
 }

@@ -105,9 +105,9 @@ static int diag(const struct lb_addr *me, const struct lb_addr *pe, struct diag_
 		if (r.h.type == 2)	/* NLMSG_ERROR: no such socket, or no diag */
 			return *(int32_t *)(r.b + sizeof(r.h)) == -ENOENT ? 1 : -1;
 		memcpy(m, r.b + sizeof(r.h), sizeof(*m));
-		/* an AF_INET6 socket on ::ffff:127.x.y.z (dual stack): its
-		 * address in the IPv4 form it was asked for with */
-		if (!memcmp(m->id.dst, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+		/* asked as AF_INET, an AF_INET6 socket on ::ffff:127.x.y.z (a
+		 * dual-stack one) answers: its address in the IPv4 form */
+		if (m->family != q.family) {
 			m->id.dst[0] = m->id.dst[3];
 			m->id.dst[2] = m->id.dst[3] = 0;
 		}
