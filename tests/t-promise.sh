@@ -127,14 +127,16 @@ t_row2_killed()
 # with one line naming WORD, and never listens
 refused()
 {
-	local want=$1 word=$2
+	local want=$1 word=$2 lab
 	shift 2
+	lab="lo-serve $*"
+	lab=${lab:0:60}	# a 65,508-byte REPLY is no label
 	rm -f "$T/rport2"
 	within 2000 "$LOOPBOX" lo-serve -p 0 -P "$T/rport2" "$@" >"$T/out" 2>"$T/err"
-	rc_is "$want" $? "lo-serve $*" "$T/err"
-	lines "$T/err" 1 "lo-serve $*"
-	has "$T/err" "^lo-serve: .*$word" "lo-serve $*"
-	[ ! -e "$T/rport2" ] || problem "lo-serve $* listened"
+	rc_is "$want" $? "$lab" "$T/err"
+	lines "$T/err" 1 "$lab"
+	has "$T/err" "^lo-serve: .*$word" "$lab"
+	[ ! -e "$T/rport2" ] || problem "$lab listened"
 }
 
 # starts ARGS...: lo-serve ARGS listens (and is stopped again)
