@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,7 +57,7 @@
 LB_SPEC(spec, OPTIONS, .common = "pa6uUPtvqh",
 	.excl = "eu\0Au\0");
 
-enum { WAIT, SEND, DRAIN };
+enum { WAIT, SEND, DRAIN, PIPE };	/* PIPE: SEND, from a FIFO found empty */
 
 /* as lb_addrstr takes it: TCP and UDP print with no copying */
 union peer {
@@ -72,7 +73,7 @@ struct conn {
 	unsigned char st, eof, ev;
 	pid_t pid;		/* -e: PROG, while it runs */
 	int status;		/* -e: how it ended */
-	struct conn *kid;	/* -e: the next one whose PROG runs */
+	struct conn *next, **pprev;	/* all: every connection open */
 	union peer peer;	/* last: short offsets for the rest */
 };
 
@@ -86,9 +87,14 @@ static uint64_t admitted;	/* accepted so far */
 static unsigned live;		/* connections or children now */
 static unsigned uids[16];
 static int nuids;
+static char prog[4096];	/* -e: PROG as found in PATH */
+static uint64_t fsize;		/* -f: FILE's size at startup */
 static char **envp;		/* -e: our 5 (set by spawn), then environ less its UCSPI names */
 static const char *path = "/usr/local/bin:/bin:/usr/bin";	/* PATH's default */
-static struct conn *kids;	/* -e: connections whose PROG runs */
+static struct conn *all;	/* every connection, newest first */
+static int piping;		/* a FIFO was found empty: try again soon */
+static volatile int exec_err;	/* -e: set by a vfork child whose exec failed */
+static const char cut[] = "unfinished: reset";
 static char buf[65536];		/* every client's request lands here, and is dropped */
 
 /* W, then N in decimal, at S; returns the end */
@@ -144,19 +150,23 @@ static void tell(const struct conn *c, const char *verdict)
 		/* waited for without WUNTRACED: an exit or a signal */
 		int sig = WTERMSIG(c->status);
 		p1 = lb.exec[0];
-		p2 = sig ? ": killed by signal " : ": exit ";
-		n = sig ? (unsigned)sig : WEXITSTATUS(c->status);
+		p2 = c->pid > 0 ? ": pid " : sig ? ": killed by signal " : ": exit ";
+		n = c->pid > 0 ? (unsigned)c->pid : sig ? (unsigned)sig : WEXITSTATUS(c->status);
 		p4 = ", ";
 	}
 	lb_say(peername(&c->peer), ": ", p1, p2, lb_utoa(b, n), p4,
 	       lb_fixed(t, lb_now_us() - c->t0, 1000000, 3), " s, ", verdict, NULL);
 }
 
-static void finish(struct conn *c, const char *verdict, int abort)
+/* The socket resets on close (SO_LINGER 0, from the listener) until its
+ * reply has gone out whole; CLEAN: close it cleanly all the same. */
+static void finish(struct conn *c, const char *verdict, int clean)
 {
 	tell(c, verdict);
-	if (abort)	/* the reply cannot complete: say so with a reset */
-		lb_linger(c->c.fd, 1);
+	if (clean)
+		lb_linger(c->c.fd, 0);
+	if ((*c->pprev = c->next))
+		c->next->pprev = c->pprev;
 	if (c->file >= 0)
 		close(c->file);
 	if (lb.exec) {
@@ -190,6 +200,18 @@ static int reply(struct conn *c)
 				n = pread(c->file, buf, sizeof(buf), off);
 			else
 				p = NULL;
+			/* a FIFO (no pread): what its writer sends, as it comes,
+			 * spliced (nothing is lost to a full socket). Empty, or
+			 * the socket full: polled every 10 ms (lo_serve_main). */
+			if (n < 0 && errno == ESPIPE) {
+				p = NULL;
+				n = splice(c->file, NULL, c->c.fd, NULL, 1 << 20, SPLICE_F_NONBLOCK);
+				if (n < 0 && errno == EAGAIN) {
+					c->st = PIPE;
+					piping = 1;
+					lb_loop_wake(10);
+				}
+			}
 		}
 		if (n > 0 && p)
 			n = send(c->c.fd, p, (size_t)n, MSG_NOSIGNAL);
@@ -206,7 +228,7 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 	struct conn *c = (struct conn *)lc;
 
 	if (!ev) {
-		finish(c, "idle timeout", c->st == SEND);
+		finish(c, "idle timeout", c->st == WAIT);	/* nothing sent: no reset */
 		return;
 	}
 	if (!c->eof && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
@@ -227,10 +249,11 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 	if (c->st == SEND) {
 		int r = reply(c);
 		if (r < 0) {
-			finish(c, NULL, 1);
+			finish(c, NULL, 0);
 			return;
 		}
-		if (r) {
+		if (r) {	/* all out: from now on a close is clean */
+			lb_linger(lc->fd, 0);
 			shutdown(lc->fd, SHUT_WR);
 			if (c->file >= 0)
 				close(c->file);
@@ -357,34 +380,53 @@ static void set_ucspi(const union peer *p)
 	}
 }
 
-/* execvp(3), small: PROG with a '/' as it is, else in each PATH entry
- * ("" is the current directory: PROG alone, as execve takes it there).
- * Returns the errno that stopped it. Inlined into child, its one caller:
- * gcc would not for the 4 KB buffer (-16 B). */
-__attribute__((always_inline)) static inline int run(char **argv)
-{
-	char b[4096];
-	size_t m = strlen(argv[0]);
-	int err = ENOENT;
+/* What statx(2) tells, as far as lo-serve asks (musl's stat costs
+ * 800 B; see core/net.c): the kernel's layout, 256 bytes. */
+struct sx {
+	uint32_t mask, blksize;
+	uint64_t attributes;
+	uint32_t nlink, uid, gid;
+	uint16_t mode, pad;
+	uint64_t ino, size, rest[26];
+};
 
-	if (lb_strchr(argv[0], '/')) {
-		syscall(SYS_execve, argv[0], argv, envp);
-		return errno;
-	}
-	for (const char *p = path;; p++) {
+/* 0, or the errno; with STATX_TYPE and STATX_SIZE, following links */
+static int sx(const char *p, struct sx *s)
+{
+	return syscall(SYS_statx, AT_FDCWD, p, 0, 0x201, s) ? errno : 0;
+}
+
+/* What lo-serve can use, found once, at startup, into prog: AMODE X_OK,
+ * PROG to run, as execvp(3) searches (NAME with a '/' as it is, else the
+ * first regular file we may execute in a PATH entry, "" meaning the
+ * current directory); R_OK, FILE to read, a regular file or a FIFO (its
+ * type from statx: opening a FIFO could block, or wake its writer).
+ * 0, or the errno to name: a directory is EISDIR, another type EACCES. */
+static int find(const char *name, int amode)
+{
+	size_t m = strlen(name);
+	int err = ENOENT, r;
+	struct sx s;
+
+	for (const char *p = amode == R_OK || lb_strchr(name, '/') ? "" : path;; p++) {
 		const char *e = p;
 		while (*e && *e != ':')
 			e++;
 		size_t n = (size_t)(e - p);
-		if (n + m + 2 < sizeof(b)) {
-			memcpy(b, p, n);
-			b[n] = '/';
-			memcpy(b + n + !!n, argv[0], m + 1);
-			syscall(SYS_execve, b, argv, envp);
-			if (errno == EACCES)
-				err = EACCES;
-			else if (errno != ENOENT && errno != ENOTDIR)
-				return errno;
+		if (n + m + 2 < sizeof(prog)) {
+			memcpy(prog, p, n);
+			prog[n] = '/';
+			memcpy(prog + n + !!n, name, m + 1);
+			if (!(r = sx(prog, &s))) {
+				fsize = s.size;
+				r = S_ISDIR(s.mode) ? EISDIR :
+				    (S_ISREG(s.mode) || (S_ISFIFO(s.mode) && amode == R_OK)) &&
+				    !syscall(SYS_faccessat, AT_FDCWD, prog, amode) ? 0 : EACCES;
+			}
+			if (!r)
+				return 0;
+			if (r != ENOENT && r != ENOTDIR)
+				err = r;
 		}
 		if (!*(p = e))
 			return err;
@@ -399,7 +441,8 @@ _Noreturn static void child(int fd)
 	syscall(SYS_dup3, fd, 0, 0);
 	syscall(SYS_dup3, fd, 1, 0);
 	lb_sigmask(SIG_SETMASK, 0);	/* PROG gets no blocked signal of ours */
-	int e = run(lb.exec);
+	syscall(SYS_execve, prog, lb.exec, envp);
+	int e = exec_err = errno;	/* vfork: the parent sees it */
 	lb_write(2, lb.name, ": ", lb.exec[0], ": ", lb_strerror(e), "\n", NULL);
 	_exit(e == ENOENT ? 127 : 126);
 }
@@ -421,17 +464,19 @@ static void spawn(struct conn *c)
 	set_ucspi(&c->peer);
 	/* (no signal has a handler: none can run in the child while it
 	 * shares our memory) */
+	exec_err = 0;
 	c->pid = start(c->c.fd);
-	if (c->pid < 0) {	/* out of processes: this one is reset, the next waits */
-		const char *why = lb_strerror(errno);
-		lb_say("fork: ", why, NULL);
-		lb_loop_pause(&lst, LB_PAUSE_MS);
-		c->status = 127 << 8;
-		finish(c, why, 1);
-		return;
+	int e = c->pid < 0 ? errno : exec_err;
+	if (e) {	/* PROG cannot run (now): this one is reset */
+		const char *why = lb_strerror(e);
+		if (c->pid < 0) {	/* out of processes: the next waits */
+			lb_say("fork: ", why, NULL);
+			lb_loop_pause(&lst, LB_PAUSE_MS);
+		}
+		c->pid = 0;	/* reap finds it in no connection */
+		c->status = (e == ENOENT ? 127 : 126) << 8;
+		finish(c, why, 0);
 	}
-	c->kid = kids;
-	kids = c;
 }
 
 /* PROG exited: half-close, and read what the client still sends until it
@@ -444,13 +489,18 @@ static void reap(void)
 	pid_t pid;
 
 	while ((pid = (pid_t)syscall(SYS_wait4, -1, &st, WNOHANG, NULL)) > 0) {
-		struct conn **pp = &kids, *c;
-		while ((c = *pp) && c->pid != pid)
-			pp = &c->kid;
+		struct conn *c = all;
+		while (c && c->pid != pid)
+			c = c->next;
 		if (!c)
 			continue;
-		*pp = c->kid;
 		c->status = st;
+		c->pid = 0;
+		if (WIFSIGNALED(st)) {	/* killed: its reply may be cut */
+			finish(c, cut, 0);
+			continue;
+		}
+		lb_linger(c->c.fd, 0);
 		c->st = DRAIN;
 		shutdown(c->c.fd, SHUT_WR);
 		watch(c);
@@ -496,17 +546,20 @@ static void admit(int fd, union peer *p)
 	c->t0 = lb_now_us();
 	c->peer = *p;
 	c->file = -1;
+	if ((c->next = all))
+		all->pprev = &c->next;
+	c->pprev = &all;
+	all = c;
 	if (lb.exec) {
 		spawn(c);
 	} else if (lb.file && (c->file = open_file()) < 0) {
-		finish(c, NULL, 1);
+		finish(c, NULL, 0);
 	} else {
 		watch(c);
 	}
 	return;
 reset:
-	lb_linger(fd, 1);	/* a reset, before any byte of reply */
-	close(fd);
+	close(fd);	/* a reset (SO_LINGER 0), before any byte of reply */
 }
 
 static void on_accept(struct lb_conn *l, unsigned ev)
@@ -554,7 +607,7 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 			int f = open_file();	/* no spare here: a plain open */
 			if (f < 0)
 				continue;
-			w = read(f, buf, LB_UDP_MAX);
+			w = read(f, buf, sizeof(buf));	/* too long: sendto says so */
 			close(f);
 			r = buf;
 		}
@@ -592,10 +645,30 @@ bad:
 	lb_die(EX_USAGE, "-A", "not a list of uids (UID[,UID...], at most 16)");
 }
 
+/* Every connection. END: what the grace left unfinished is reset now
+ * (connect to AF_UNSPEC: TCP's abort, though a running PROG holds the
+ * socket too). Else: a FIFO found empty is tried again. */
+static void walk(int end)
+{
+	static struct sockaddr unspec;	/* AF_UNSPEC: 0 */
+
+	piping = 0;
+	for (struct conn *c = all, *n; c; c = n) {
+		n = c->next;
+		if (end && c->st != DRAIN) {
+			tell(c, cut);
+			connect(c->c.fd, &unspec, sizeof(unspec));
+		} else if (!end && c->st == PIPE) {
+			c->st = SEND;
+			on_conn(&c->c, EPOLLOUT);
+		}
+	}
+}
+
 int lo_serve_main(char **argv)
 {
 	uint64_t deadline = UINT64_MAX;	/* none yet */
-	int fd, udp;
+	int udp;
 
 	lb_parse(argv, &spec);
 	int modes = !!lb.msg + !!lb.file + !!lb.exec;
@@ -606,27 +679,34 @@ int lo_serve_main(char **argv)
 		parse_uids();
 		lb_peer_init();
 	}
+	if (lb.msg && (msglen = strlen(lb.msg)) > LB_UDP_MAX && udp)
+		lb_die(EX_USAGE, "-m", lb_strerror(EMSGSIZE));
 	lb_xendpoint(&here, 1);
 	is_unix = here.u.sa.sa_family == AF_UNIX;
-	if (lb.file) {	/* say now, not per client, that it cannot be read */
-		if ((fd = open_ro(lb.file)) < 0)
-			lb_die_errno(EX_FAIL, lb.file);
-		close(fd);
-	}
-	if (lb.msg)
-		msglen = strlen(lb.msg);
+	/* for -e (cheaper done always than tested for); PATH for run */
+	char *env[env_count() + 6];	/* lives as long as the server */
+	env_init(env);
+	/* say now, not per client, what cannot be served */
+	if (lb.exec && (errno = find(lb.exec[0], X_OK)))
+		lb_die_errno(EX_FAIL, lb.exec[0]);
+	if (lb.file && (errno = find(lb.file, R_OK)))
+		lb_die_errno(EX_FAIL, lb.file);
+	if (udp && fsize > LB_UDP_MAX)	/* -f: FILE's size */
+		lb_die(EX_FAIL, lb.file, lb_strerror(EMSGSIZE));
 	if (udp)
 		lst.fn = on_dgram;
 	lst.fd = lb_xlisten(&here, udp ? SOCK_DGRAM : SOCK_STREAM);
 	lb_fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
-	/* for -e (cheaper done always than tested for) */
-	char *env[env_count() + 6];	/* lives as long as the server */
-	env_init(env);
+	/* every connection inherits it: a reset, should the server die,
+	 * until its reply has gone out whole */
+	lb_linger(lst.fd, 1);
 	lb_loop_init();
 	lb_loop_add(&lst, EPOLLIN, 0);
 	for (;;) {
 		int sig = lb_loop_once();
 		uint64_t now = lb_now_us();
+		if (piping)
+			walk(0);
 		if (sig == SIGCHLD) {
 			reap();
 		} else if (sig) {
@@ -643,5 +723,6 @@ int lo_serve_main(char **argv)
 		if ((lst.fd < 0 && !live) || now >= deadline)
 			break;
 	}
+	walk(1);
 	return EX_OK;
 }

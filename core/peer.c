@@ -105,6 +105,12 @@ static int diag(const struct lb_addr *me, const struct lb_addr *pe, struct diag_
 		if (r.h.type == 2)	/* NLMSG_ERROR: no such socket, or no diag */
 			return *(int32_t *)(r.b + sizeof(r.h)) == -ENOENT ? 1 : -1;
 		memcpy(m, r.b + sizeof(r.h), sizeof(*m));
+		/* asked as AF_INET, an AF_INET6 socket on ::ffff:127.x.y.z (a
+		 * dual-stack one) answers: its address in the IPv4 form */
+		if (m->family != q.family) {
+			m->id.dst[0] = m->id.dst[3];
+			m->id.dst[2] = m->id.dst[3] = 0;
+		}
 		if (r.h.type != DIAG_BY_FAMILY || n < (ssize_t)(sizeof(r.h) + sizeof(*m)) ||
 		    m->id.dport != q.id.dport || memcmp(m->id.dst, q.id.dst, 16))
 			return -1;

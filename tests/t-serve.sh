@@ -310,11 +310,16 @@ t_exec_unread()
 
 t_exec_missing()
 {
-	begin "-e: a PROG that cannot run is named; the client sees EOF; the server goes on"
-	serve_start -e "$T/nonesuch" || { end; return; }
-	lb lo-send -p "$PORT" -m x >"$T/out" 2>"$T/err"
+	begin "-e: a PROG gone at run time is named; the client is reset (exit 1); the server goes on"
+	printf '#!/bin/sh\necho hi\n' >"$T/gone"; chmod +x "$T/gone"
+	serve_start -v -e "$T/gone" || { end; return; }
+	rm -f "$T/gone"
+	lb lo-send -p "$PORT" -m x >"$T/out" 2>"$T/err"; rc_is 1 $? lo-send "$T/err"
 	empty "$T/out"
-	has "$T/verr" "^lo-serve: $T/nonesuch: no such file"
+	has "$T/err" "reset"
+	has "$T/verr" "^lo-serve: $T/gone: no such file"
+	has "$T/verr" "gone: exit 127, .*no such file"
+	lacks "$T/verr" "ok$"
 	kill -0 "$LPID" 2>/dev/null || problem "server died"
 	serve_stop; rc_is 0 "$SRC" lo-serve
 	end
