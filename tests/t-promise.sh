@@ -64,14 +64,17 @@ EOF
 # issue 16 row 1: fixed on main by the core work
 t_row1_unread()
 {
-	begin "row 1: a peer that half-closes at once and resets unread: lo-send exit 1, delivery unproven"
+	begin "row 1: a peer that half-closes at once and resets unread: lo-send exit 1 (it waited for the reading, and the reset came)"
 	[ -n "$PY" ] || { skip_test "python3 not installed"; return; }
 	head -c 100000 /dev/urandom >"$T/file100k"
 	rm -f "$T/bport" "$T/unread"
 	T "$PY" "$T/banner.py" "$T/bport" "$T/unread" 2>"$T/perr" & local pp=$!
 	wait_file "$T/bport" $pp || { problem "python did not listen: $(oneline "$T/perr")"; end; return; }
+	local t0=$(now_ms)
 	lb lo-send -p "$(cat "$T/bport")" "$T/file100k" >"$T/out" 2>"$T/serr"; rc_is 1 $? lo-send "$T/serr"
-	has "$T/serr" "unproven|not read"
+	has "$T/serr" "reset|unproven|not read"
+	# it waited for the peer to read (1 s), not took the early EOF for an end
+	[ $(( $(now_ms) - t0 )) -ge 900 ] || problem "lo-send ended after $(( $(now_ms) - t0 )) ms"
 	wait $pp; rc_is 0 $? python "$T/perr"
 	# the situation: the peer read none of it, the bytes lay in its socket
 	has "$T/unread" '^[1-9][0-9]*$' "bytes unread at the peer"
