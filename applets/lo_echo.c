@@ -1,7 +1,8 @@
 /* lo-echo - the loopback self-test, an RFC 862 echo client, an echo server.
  *
- * The self-test (no -p, no -l) is loopbox's main job: it diagnoses lo first
- * (down, or 127.0.0.1 missing: exit 3 with the fix; ::1 missing: a note),
+ * The self-test (no -p, no -l) is loopbox's main job: it asks the doctor
+ * (core/diag.c) about lo first (127.0.0.1 unusable: exit 3 with the fix;
+ * ::1 unusable, a qdisc on lo, /etc/hosts without localhost: notes),
  * then forks its own echo server on ephemeral ports, runs the client
  * against it over TCP 127.0.0.1, TCP ::1 and UDP 127.0.0.1 (and with -B a
  * bulk transfer into a sink), and exits 0 only if every check passed.
@@ -55,11 +56,11 @@
  *     note      why it failed or was skipped, or what bulk measures
  */
 #include "lb.h"
+#include "diag.h"
 #include "loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
@@ -109,7 +110,7 @@ struct check {
 		};
 		uint64_t x[10];
 	};
-	char addr[120], note[160];
+	char addr[120], note[320];
 	int fd;			/* self-test: its client's socket, made before the fork */
 	/* last, for short offsets to the rest: the echo server's address,
 	 * and (self-test) its client's, the only one the server answers */
@@ -118,6 +119,7 @@ struct check {
 
 #define BIG (1u << 20)		/* bulk and server buffers */
 static int wait_ms = ECHO_WAIT * 1000;	/* a client's wait for each echo */
+static int nck = 1;		/* checks: 1 the client's, 3 or 4 the self-test's */
 static uint64_t count, size;	/* per check: -c messages of -s bytes */
 static char outbuf[8192];	/* stdout, written at once */
 static size_t outlen;
@@ -226,11 +228,28 @@ static void fail(struct check *k, int code, const char *f, ...)
 }
 
 /* ERR stopped it after DONE bytes (or datagrams): 0 is the server's EOF */
+/* K failed with ERR in OP: 1 when the doctor (core/diag.c) named why and
+ * the check says so. (An answer that does not come is the doctor's only in
+ * the self-test: its own server always answers.) */
+static int doctor(struct check *k, int op, int err)
+{
+	int c = err && (nck > 1 || (err != EAGAIN && err != ETIMEDOUT))
+		? lb_diag(&k->ep, op | (k->type == SOCK_DGRAM ? LB_UDP : 0), err == EAGAIN ? ETIMEDOUT : err)
+		: 0;
+	char *d = lb_found[lb_nfound - 1].text;
+
+	if (c)
+		fail(k, lb_diag_code(c), "$: $", d, d + strlen(d) + 1);
+	return c;
+}
+
 static void fail_err(struct check *k, int err, uint64_t done)
 {
 	const char *unit = k->type == SOCK_DGRAM ? "datagrams" : "bytes";
 
-	if (err == EAGAIN || err == ETIMEDOUT)
+	if (doctor(k, LB_OP_SEND, err))
+		;
+	else if (err == EAGAIN || err == ETIMEDOUT)
 		fail(k, EX_TIME, "no echo within # ms (after # $)", (uint64_t)wait_ms, done, unit);
 	else
 		fail(k, EX_FAIL, "$ (after # $)", err ? lb_strerror(err) : "the server closed the connection",
@@ -280,7 +299,9 @@ static int client_socket(struct check *k)
 		fd = lb_xconnect(&k->ep, k->type);
 	timeouts(fd, wait_ms);	/* SO_SNDTIMEO bounds connect() too */
 	if (k->fd > 0 && connect(fd, &k->ep.u.sa, k->ep.len)) {
-		if (errno == EINPROGRESS)
+		if (doctor(k, LB_OP_CONNECT, errno == EINPROGRESS ? ETIMEDOUT : errno))
+			;
+		else if (errno == EINPROGRESS)
 			fail(k, EX_TIME, "no answer to the connect within # ms", (uint64_t)wait_ms);
 		else
 			fail(k, EX_FAIL, "connect: $", lb_strerror(errno));
@@ -363,7 +384,7 @@ __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 			while (r >= 0 && (r = recv(fd, rb, s + 1, 0)) >= 0 &&
 			       ((size_t)r != s || memcmp(sb, rb, s)) && stale(tmp, rb, (size_t)r, i))
 				old++;
-			if (r < 0 && errno == EAGAIN && ++k->lost && ++miss < 3)
+			if (r < 0 && errno == EAGAIN && ++k->lost && ++miss < 3 && k->n)	/* (none yet: no retry) */
 				continue;
 			if (r < 0) {
 				err = errno;
@@ -512,8 +533,13 @@ static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 		}
 		put(k->res != FAIL && *k->note ? "  $  ($)\n" : "  $\n", verdict[k->res], k->note);
 	}
-	if (json)
+	if (json) {
+		put("],\"diagnosis\":[");
+		for (struct lb_found *f = lb_found; f < lb_found + lb_nfound; f++)
+			put(",{\"cause\":\"$\",\"detail\":\"@\",\"fix\":\"@\"}", lb_diag_name(f->cause), f->text,
+			    f->text + strlen(f->text) + 1);
 		put("]}\n");
+	}
 	for (char *p = outbuf; outlen;) {
 		ssize_t w = write(1, p, outlen);
 		if (w <= 0)
@@ -656,77 +682,6 @@ static int serve(struct lb_conn *l)
 	return EX_OK;
 }
 
-/* ---- --up ---- */
-
-_Noreturn static void denied(const char *what)
-{
-	int e = errno;
-	lb_die(EX_NOLO, what, e == EPERM || e == EACCES
-		? "operation not permitted: this needs CAP_NET_ADMIN (run it as root)"
-		: lb_strerror(e));
-}
-
-/* One rtnetlink request Q of LEN bytes, and its ack; WHAT names it when
- * the kernel says no (to an address that is there already: fine). The
- * netlink structures are spelled out: musl's headers do not carry linux/. */
-static void rtnl(const void *q, size_t len, const char *what)
-{
-	struct { uint32_t len; uint16_t type, flags; uint32_t seq, pid; int32_t err; char rest[64]; } a;
-	int fd = lb_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
-
-	if (send(fd, q, len, 0) < 0 || recv(fd, &a, sizeof(a), 0) < 20 ||
-	    (a.type == 2 /* NLMSG_ERROR */ && a.err && (errno = -a.err) != EEXIST))
-		denied(what);
-	close(fd);
-}
-
-/* Bring lo up (RTM_NEWLINK: IFF_UP, the other flags untouched), and add
- * 127.0.0.1/8 with RTM_NEWADDR where it is missing. (SIOCSIFADDR would
- * replace lo's first address where it has one, such as a service address
- * a router or kube-proxy put there.) lo is LOOPBACK_IFINDEX, 1, in every
- * namespace. */
-static void up(void)
-{
-	static const struct {
-		uint32_t len;
-		uint16_t type, flags;
-		uint32_t seq, pid;
-		uint8_t family, pad;
-		uint16_t type2;
-		int32_t index;
-		uint32_t ifflags, change;
-	} link = {
-		.len = sizeof(link), .type = 16 /* RTM_NEWLINK */, .flags = 1 | 4,	/* REQUEST ACK */
-		.index = 1, .ifflags = IFF_UP, .change = IFF_UP,
-	};
-	static const struct {
-		uint32_t len;
-		uint16_t type, flags;
-		uint32_t seq, pid;
-		uint8_t family, prefixlen, ifa_flags, scope;
-		uint32_t index;
-		uint16_t alen, atype;	/* IFA_LOCAL */
-		uint8_t local[4];
-		uint16_t blen, btype;	/* IFA_ADDRESS */
-		uint8_t addr[4];
-	} addr = {
-		.len = sizeof(addr), .type = 20 /* RTM_NEWADDR */,
-		.flags = 1 | 4 | 0x200 | 0x400,	/* REQUEST ACK EXCL CREATE */
-		.family = AF_INET, .prefixlen = 8, .scope = 254 /* host */, .index = 1,
-		.alen = 8, .atype = 2, .local = { 127, 0, 0, 1 },	/* network order */
-		.blen = 8, .btype = 1, .addr = { 127, 0, 0, 1 },
-	};
-
-	if (lb_lo_state(NULL, AF_INET) == 1) {	/* down */
-		rtnl(&link, sizeof(link), "lo: cannot bring it up");
-		lb_say("lo: brought up", NULL);
-	}
-	if (lb_lo_state(NULL, AF_INET) == 2) {	/* up, without 127.0.0.1 */
-		rtnl(&addr, sizeof(addr), "lo: cannot add 127.0.0.1/8");
-		lb_say("lo: added 127.0.0.1/8", NULL);
-	}
-}
-
 /* ---- the self-test ---- */
 
 static pid_t instrument_pid;
@@ -810,22 +765,34 @@ _Noreturn static void instrument(struct pollfd *p, pid_t parent)
 static int selftest(void)
 {
 	static const char name[] = "tcp 127.0.0.1\0tcp ::1\0udp 127.0.0.1\0bulk 127.0.0.1";
-	int nck = 3 + !!lb.bulk;
 	unsigned cpu = 0;
+	int c;
 
+	nck = 3 + !!lb.bulk;
 	const char *n = name;
 	for (struct check *k = ck; k < ck + 4; k++, n += strlen(n) + 1) {
 		k->name = n;
 		k->type = *n == 'u' ? SOCK_DGRAM : SOCK_STREAM;
+		/* the address is in its name: "tcp ::1" */
+		lb_xresolve(&k->ep, lb_strchr(n, ' ') + 1, NULL, 0, 1);
 	}
-	/* diagnose: lo down or 127.0.0.1 missing end it here (exit 3) */
-	if (lb_lo_state(NULL, AF_INET))
-		lb_net_die(EADDRNOTAVAIL, "127.0.0.1", AF_INET);
-	if (lb_lo_state(NULL, AF_INET6)) {
+	/* diagnose: 127.0.0.1 unusable ends it here (exit 3; -J: the report,
+	 * its checks not run), ::1 unusable is a note */
+	if ((c = lb_diag(&ck[0].ep, LB_OP_LO, 0))) {
+		if (!lb.json)
+			lb_diag_exit(&ck[0].ep, c, 0);
+		lb_stpcpy(ck[0].note, lb_found->text);
+		ck[0].code = EX_NOLO;
+		for (int i = 0; i < nck; i++)
+			ck[i].res = i ? SKIP : FAIL;
+		return nck;
+	}
+	if ((c = lb_diag(&ck[1].ep, LB_OP_LO, 0))) {
 		ck[1].res = SKIP;
 		lb_stpcpy(ck[1].note, "no ::1");
-		lb_say("note: ::1 is not available (IPv6 off, or not on lo): its check is skipped", NULL);
+		lb_diag_note(c);
 	}
+	lb_diag_notes();
 	if (size > LB_UDP_MAX) {
 		ck[2].res = SKIP;
 		lb_stpcpy(ck[2].note, "SIZE > " STR(LB_UDP_MAX));
@@ -834,8 +801,6 @@ static int selftest(void)
 		struct check *k = &ck[i];
 		if (k->res)
 			continue;
-		/* the address is in its name: "tcp ::1" */
-		lb_xresolve(&k->ep, lb_strchr(k->name, ' ') + 1, NULL, 0, 1);
 		lfd[i].fd = lb_xlisten(&k->ep, k->type);
 		/* its client's socket, bound now, so that the server knows it */
 		k->me = k->ep;
@@ -843,7 +808,7 @@ static int selftest(void)
 		k->fd = lb_socket(k->me.u.sa.sa_family, k->type | SOCK_CLOEXEC, 0);
 		if (k->fd < 0 || bind(k->fd, &k->me.u.sa, k->me.len) ||
 		    getsockname(k->fd, &k->me.u.sa, &k->me.len))
-			lb_net_die(errno, k->name, k->me.u.sa.sa_family);
+			lb_diag_die(&k->me, LB_OP_BIND | (k->type == SOCK_DGRAM ? LB_UDP : 0), errno);
 	}
 	/* The round trips run with client and server on one CPU: a wakeup on
 	 * another costs an inter-processor interrupt, which is most of the
@@ -882,14 +847,14 @@ static int selftest(void)
 int lo_echo_main(char **argv)
 {
 	uint64_t t0 = lb_now_us();
-	int nck = 1, code = 0;
+	int code = 0;
 
 	lb_parse(argv, &spec);
 	unsigned mode = lb.listen ? SERVER : lb.port >= 0 || lb.path ? CLIENT : SELF;
 	int type = lb.udp ? SOCK_DGRAM : SOCK_STREAM;
 	lb_modes(mode, mode_name);
 	if (lb.up)
-		up();
+		lb_up();
 	if (mode == SERVER) {
 		static struct lb_conn l;
 		struct lb_addr here;
@@ -922,9 +887,10 @@ int lo_echo_main(char **argv)
 	for (int j = 0; j < 4; j++) {
 		int i = j ^ j >> 1;	/* 0 1 3 2: UDP last, see instrument() */
 		struct check *k = &ck[i];
-		if (i >= nck || k->res)
+		if (i >= nck)
 			continue;
-		if (i == 3) {	/* bulk: sender and sink each on a CPU of its own */
+		if (k->res) {	/* (skipped, or 127.0.0.1 unusable: -J) */
+		} else if (i == 3) {	/* bulk: sender and sink each on a CPU of its own */
 			cpus(all);
 			bulk(k);
 			cpus(one);

@@ -24,6 +24,7 @@
  * whole request does not reset its client.
  */
 #include "lb.h"
+#include "diag.h"
 #include "loop.h"
 #include "peer.h"
 
@@ -696,6 +697,8 @@ int lo_serve_main(char **argv)
 	if (udp)
 		lst.fn = on_dgram;
 	lst.fd = lb_xlisten(&here, udp ? SOCK_DGRAM : SOCK_STREAM);
+	if (lb.uids && !is_unix)
+		lb_diag_peers(&here);	/* exit 1 if no owner can be known */
 	lb_fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
 	/* every connection inherits it: a reset, should the server die,
 	 * until its reply has gone out whole */

@@ -176,13 +176,8 @@ int lb_xconnect(const struct lb_addr *a, int type);	/* retries for -w */
 /* The next connection on LFD (listening at A) and its PEER; -t bounds the
  * wait (exit 4). */
 int lb_xaccept(int lfd, const struct lb_addr *a, struct lb_addr *peer);
-/* ERR stopped the socket call on WHAT (an endpoint of FAMILY): exit 3
- * with the fix where loopback is unavailable, else 1. */
-_Noreturn void lb_net_die(int err, const char *what, int family);
 void lb_linger(int fd, int abort);	/* abort=1: any close() resets */
-/* 0 fine, else an explanation index: is lo up, and can A (or, when A is
- * NULL or of another family, the default address of FAMILY) be bound? */
-int lb_lo_state(const struct lb_addr *a, int family);
+/* Why a socket call failed, and --up: core/diag.h (the loopback doctor) */
 
 /* ---- the copy loop ---- */
 struct lb_pump {

@@ -6,6 +6,8 @@
  * (which also keeps the static glibc build quiet and the binary small).
  */
 #include "lb.h"
+#include "diag.h"
+#include "nl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -187,78 +189,18 @@ const char *lb_addrstr(const struct lb_addr *a)
 	return buf;
 }
 
-/* 0: fine; 1: lo down; 2: the IPv4 address missing; 3: no IPv6 or no ::1.
- * Asks the kernel directly: lo's flags, then whether the exact address
- * can be bound (it cannot where it is not assigned). */
-int lb_lo_state(const struct lb_addr *at, int family)
+/* ERR stopped socket call OP (LB_OP_...) on endpoint A of TYPE: the
+ * doctor names why, and the exit code */
+static _Noreturn void addr_die(int err, const struct lb_addr *a, int op, int type)
 {
-	struct ifreq ifr;
-	struct lb_addr a;
-	int st = 0, fd = lb_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	memset(&ifr, 0, sizeof(ifr));
-	lb_stpcpy(ifr.ifr_name, "lo");
-	if (fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr) && !(ifr.ifr_flags & IFF_UP))
-		st = 1;
-	if (fd >= 0)
-		close(fd);
-	if (st || family == AF_UNIX)
-		return st;
-	if (at && at->u.sa.sa_family == family) {
-		a = *at;
-	} else {	/* ask about the default one */
-		memset(&a, 0, sizeof(a));
-		a.u.sa.sa_family = family;
-		if (family == AF_INET)
-			a.u.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		else
-			a.u.in6.sin6_addr = in6addr_loopback;
-	}
-	a.u.in.sin_port = 0;
-	/* Only the kernel's own "no such address" (or, for ::1, "no IPv6")
-	 * is a verdict; out of descriptors or memory says nothing about lo. */
-	fd = lb_socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return family == AF_INET6 && errno == EAFNOSUPPORT ? 3 : 0;
-	if (bind(fd, &a.u.sa, family == AF_INET ? sizeof(a.u.in) : sizeof(a.u.in6)) && errno == EADDRNOTAVAIL)
-		st = family == AF_INET6 ? 3 : 2;
-	close(fd);
-	return st;
-}
-
-static const char *const lo_why[] = {
-	NULL,
-	"loopback interface lo is down: run lo-echo --up, or ip link set lo up",
-	"address not assigned to lo: run lo-echo --up, or ip addr add 127.0.0.1/8 dev lo",
-	"::1 is not available (IPv6 off, or ::1 not on lo): use 127.0.0.1, or sysctl -w net.ipv6.conf.lo.disable_ipv6=0",
-};
-
-/* (what is not always A: lo-echo asks before it has an endpoint) */
-static _Noreturn void net_die(int err, const char *what, const struct lb_addr *a, int family)
-{
-	if (err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT) {
-		int st = lb_lo_state(a, family);
-		lb_die(EX_NOLO, what, st ? lo_why[st] : lb_strerror(err));
-	}
-	lb_die(EX_FAIL, what, lb_strerror(err));
-}
-
-_Noreturn void lb_net_die(int err, const char *what, int family)
-{
-	net_die(err, what, NULL, family);
-}
-
-/* ERR stopped a socket call on endpoint A */
-static _Noreturn void addr_die(int err, const struct lb_addr *a)
-{
-	net_die(err, lb_addrstr(a), a, a->u.sa.sa_family);
+	lb_diag_die(a, op | ((type & 15) == SOCK_DGRAM ? LB_UDP : 0), err);
 }
 
 static int xsocket(const struct lb_addr *a, int type)
 {
 	int fd = lb_socket(a->u.sa.sa_family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		addr_die(errno, a);
+		addr_die(errno, a, LB_OP_SOCKET, type);
 	return fd;
 }
 
@@ -308,61 +250,33 @@ struct lb_statx {
 /* Is a listening UNIX socket bound to the file ST? Asked of the kernel
  * (sock_diag, by the file's inode) rather than by connecting, which a live
  * one-shot server such as lo-recv would take as its one client. 1 yes,
- * 0 no, -1 the kernel cannot say (no unix_diag). The netlink structures
- * are spelled out: musl ships no <linux/...> headers. */
+ * 0 no, -1 the kernel cannot say (no unix_diag). */
+static const struct lb_statx *want;
+static int ulive;
+
+static void on_unix(void *arg, struct lb_nlh *m)
+{
+	/* a 16-byte unix_diag_msg, then UNIX_DIAG_VFS: the inode, the dev_t
+	 * as the kernel has it (major << 20 | minor) */
+	uint32_t *v = lb_nl_attr(m, 16, 1);
+
+	(void)arg;
+	ulive |= v && v[0] == (uint32_t)want->ino && v[1] == (want->dev_major << 20 | want->dev_minor);
+}
+
 static int unix_listening(const struct lb_statx *st)
 {
 	struct {
-		uint32_t len;
-		uint16_t type, flags;
-		uint32_t seq, pid;
+		struct lb_nlh h;
 		uint8_t family, protocol;
 		uint16_t pad;
 		uint32_t states, ino, show, cookie[2];
-	} q = { sizeof(q), 20 /* SOCK_DIAG_BY_FAMILY */, 0x301 /* REQUEST|DUMP */, 1, 0,
-		AF_UNIX, 0, 0, 1 << 10 /* TCP_LISTEN */, 0, 2 /* UDIAG_SHOW_VFS */, { 0, 0 } };
-	static char buf[8192];
-	int fd = lb_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, 4 /* NETLINK_SOCK_DIAG */);
-	int found = -1;
-	/* the kernel reports its own dev_t (major << 20 | minor) */
-	uint32_t kdev = st->dev_major << 20 | st->dev_minor;
+	} q = { { sizeof(q), LB_DIAG_BY_FAMILY, LB_NLM_REQ | LB_NLM_DUMP, 0, 0 },
+		AF_UNIX, 0, 0, 1 << LB_TCP_LISTEN, 0, 2 /* UDIAG_SHOW_VFS */, { 0, 0 } };
 
-	if (fd < 0)
-		return -1;
-	if (send(fd, &q, sizeof(q), 0) == (ssize_t)sizeof(q)) {
-		for (;;) {
-			ssize_t n = recv(fd, buf, sizeof(buf), 0);
-			if (n <= 0)
-				break;
-			for (char *m = buf; m + 16 <= buf + n;) {
-				uint32_t mlen = *(uint32_t *)m;
-				uint16_t type = *(uint16_t *)(m + 4);
-				if (type == 3 /* DONE */ || type == 2 /* ERROR */) {
-					found = type == 3 ? found < 0 ? 0 : found : -1;
-					goto out;
-				}
-				if (mlen < 16 || m + mlen > buf + n)
-					goto out;
-				/* 16 header bytes, a 16-byte unix_diag_msg, then attributes */
-				for (char *a = m + 32; a + 4 <= m + mlen;) {
-					uint16_t alen = *(uint16_t *)a, atype = *(uint16_t *)(a + 2);
-					if (alen < 4)
-						break;
-					if (atype == 1 /* UNIX_DIAG_VFS */ && alen >= 12 &&
-					    *(uint32_t *)(a + 4) == (uint32_t)st->ino &&
-					    *(uint32_t *)(a + 8) == kdev)
-						found = 1;
-					a += (alen + 3) & ~3u;
-				}
-				if (found < 0)
-					found = 0;
-				m += (mlen + 3) & ~3u;
-			}
-		}
-	}
-out:
-	close(fd);
-	return found;
+	want = st;
+	ulive = 0;
+	return lb_nl(LB_NL_DIAG, &q, on_unix, NULL) ? -1 : ulive;
 }
 
 /* A socket file nobody listens on is stale and goes; a live one is in use. */
@@ -422,13 +336,13 @@ int lb_xlisten(struct lb_addr *a, int type)
 		if (fam == AF_INET6)	/* ::1 only, never a v4 twin */
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
+	int c;
 	if (bind(fd, &a->u.sa, a->len))
-		addr_die(errno, a);
+		addr_die(errno, a, LB_OP_BIND, type);
 	/* A fresh namespace lets 127.0.0.1 be bound while lo is down, and
 	 * nobody could reach the listener: say so now, not never. */
-	int st = fam == AF_UNIX ? 0 : lb_lo_state(a, fam);
-	if (st)
-		lb_die(EX_NOLO, lb_addrstr(a), lo_why[st]);
+	if (fam != AF_UNIX && (c = lb_diag(a, LB_OP_LO, 0)))
+		lb_diag_exit(a, c, 0);
 	if (fam == AF_UNIX && a->u.un.sun_path[0]) {	/* not abstract */
 		lb_stpcpy(unix_owned, a->u.un.sun_path);
 		lb_atexit(unix_unlink);	/* a signal that kills while we wait runs it too */
@@ -436,7 +350,7 @@ int lb_xlisten(struct lb_addr *a, int type)
 	/* deep: lo-serve -n keeps the waiting clients here (the kernel caps it
 	 * at somaxconn; musl's SOMAXCONN says 128) */
 	if (type == SOCK_STREAM && listen(fd, 4096))
-		addr_die(errno, a);
+		addr_die(errno, a, LB_OP_BIND, type);
 	if (fam != AF_UNIX) {
 		socklen_t len = a->len;
 		getsockname(fd, &a->u.sa, &len);
@@ -465,23 +379,21 @@ static void send_timeout(int fd, long ms)
 int lb_xconnect(const struct lb_addr *a, int type)
 {
 	/* refused or absent: retried for the -w window; a backlog that stays
-	 * full, or a SYN nobody answers: for -t, else for -w */
+	 * full (UNIX): for -t, else for -w; a SYN nobody answers: named after
+	 * 2 s, where a full accept queue is waited for, for -t, else for -w
+	 * (lb_dial) */
 	long bound = lb.idle_ms > 0 ? lb.idle_ms : lb.wait_ms;
 	uint64_t now = lb_now_us(), end = now + (uint64_t)lb.wait_ms * 1000, stuck = now + (uint64_t)bound * 1000;
 	const char *what = lb_addrstr(a);
 	int self = 0;	/* once connected to itself, it says so at the end */
 
 	for (;;) {
-		int fd = xsocket(a, type), err = 0;
-		struct lb_addr me;
+		int fd = xsocket(a, type | (a->u.sa.sa_family == AF_UNIX ? 0 : SOCK_NONBLOCK)), err;
 		send_timeout(fd, bound);
-		me.len = sizeof(me.u);
-		if (connect(fd, &a->u.sa, a->len))
-			err = errno;
-		/* A port in the ephemeral range with nothing on it: the kernel
-		 * may pick it for our own end and connect us to ourselves. */
-		else if (!getsockname(fd, &me.u.sa, &me.len) && me.len == a->len && !memcmp(&me.u, &a->u, a->len))
-			err = self = ELOOP;	/* (a stand-in: retried like a refusal) */
+		/* (a port in the ephemeral range with nothing on it: the kernel
+		 * may pick it for our own end and connect us to ourselves;
+		 * LB_ESELF is retried like a refusal) */
+		err = lb_dial(fd, a, bound);
 		if (!err) {
 			send_timeout(fd, 0);
 			if (lb.verbose)
@@ -489,20 +401,18 @@ int lb_xconnect(const struct lb_addr *a, int type)
 			return fd;
 		}
 		close(fd);
+		self |= err == LB_ESELF;
 		now = lb_now_us();
-		if (err == EINPROGRESS || (err == EAGAIN && bound && now >= stuck))
-			lb_die(EX_TIME, what, err == EAGAIN ? "no connection in time: the listener's backlog is full"
-				: "no connection in time: no answer (a full accept queue, or a filter dropping it)");
+		if (err == EAGAIN && bound && now >= stuck)
+			lb_die(EX_TIME, what, "no connection in time: the listener's backlog is full");
 		/* refused, or (UNIX) not there yet / backlog full: worth a retry */
-		if (err != ECONNREFUSED && err != ENOENT && err != EAGAIN && err != EINTR && err != ELOOP)
-			addr_die(err, a);
-		if (now >= end && self)
-			lb_die(EX_FAIL, what, "connected to itself: nothing listens there (a port in the ephemeral range)");
+		if (err != ECONNREFUSED && err != ENOENT && err != EAGAIN && err != EINTR && err != LB_ESELF)
+			addr_die(err, a, LB_OP_CONNECT, type);
 		if (now >= end && err != EAGAIN) {
-			if (lb.wait_ms)
+			if (lb.wait_ms && !self)
 				lb_die(EX_TIME, what, err == ENOENT ? "no such socket (the -w window ran out)"
 								    : "connection refused (the -w window ran out)");
-			addr_die(err, a);
+			addr_die(self ? LB_ESELF : err, a, LB_OP_CONNECT, type);
 		}
 		sleep_ms(20);
 	}

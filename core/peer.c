@@ -9,6 +9,7 @@
  * TIME_WAIT stub, which the kernel reports as owned by uid 0.
  */
 #include "peer.h"
+#include "nl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,40 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The netlink messages, spelled out: musl ships no <linux/...> headers. */
-struct nl_hdr {
-	uint32_t len;
-	uint16_t type, flags;
-	uint32_t seq, pid;
-};
-struct diag_id {
-	uint16_t sport, dport;
-	uint32_t src[4], dst[4];
-	uint32_t ifindex, cookie[2];
-};
-struct diag_req {
-	struct nl_hdr h;
-	uint8_t family, protocol, ext, pad;
-	uint32_t states;
-	struct diag_id id;
-};
-struct diag_msg {
-	uint8_t family, state, timer, retrans;
-	struct diag_id id;
-	uint32_t expires, rqueue, wqueue, uid, inode;
-};
-enum {
-	NL_SOCK_DIAG = 4,	/* NETLINK_SOCK_DIAG */
-	DIAG_BY_FAMILY = 20,	/* SOCK_DIAG_BY_FAMILY */
-	ST_TIME_WAIT = 6,
-};
-
-static int nl = -1;
+enum { ST_TIME_WAIT = 6 };
 
 void lb_peer_init(void)
 {
-	if (nl < 0)
-		nl = lb_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NL_SOCK_DIAG);
+	lb_nl_fd(LB_NL_DIAG);
 }
 
 /* The address bytes of A (4 or 16 of them: *LEN) */
@@ -63,25 +35,27 @@ static const void *ip(const struct lb_addr *a, size_t *len)
 	return &a->u.in6.sin6_addr;
 }
 
+static int got;
+
+static void on_peer(void *arg, struct lb_nlh *h)
+{
+	memcpy(arg, h + 1, sizeof(struct lb_diag_msg));
+	got = h->type == LB_DIAG_BY_FAMILY && h->len >= sizeof(*h) + sizeof(struct lb_diag_msg);
+}
+
 /* The peer's socket of the connection from ME (our end) to PE, asked of
  * the kernel's socket table into *M: 0, 1 when there is no such socket,
  * -1 when the table cannot be asked. Ports share their place in
  * sockaddr_in and sockaddr_in6. */
-static int diag(const struct lb_addr *me, const struct lb_addr *pe, struct diag_msg *m)
+static int diag(const struct lb_addr *me, const struct lb_addr *pe, struct lb_diag_msg *m)
 {
-	static uint32_t seq;
-	struct diag_req q;
-	union {
-		struct nl_hdr h;
-		char b[1024];
-	} r;
+	struct lb_diag_req q;
 	size_t len;
 
 	memset(&q, 0, sizeof(q));
 	q.h.len = sizeof(q);
-	q.h.type = DIAG_BY_FAMILY;
-	q.h.flags = 1;	/* NLM_F_REQUEST: one exact socket, no dump */
-	q.h.seq = ++seq;
+	q.h.type = LB_DIAG_BY_FAMILY;
+	q.h.flags = LB_NLM_REQ;	/* one exact socket, no dump */
 	q.family = (uint8_t)me->u.sa.sa_family;
 	q.protocol = IPPROTO_TCP;
 	q.states = ~0U;
@@ -93,29 +67,17 @@ static int diag(const struct lb_addr *me, const struct lb_addr *pe, struct diag_
 	a = ip(me, &len);
 	memcpy(q.id.dst, a, len);
 	q.id.cookie[0] = q.id.cookie[1] = ~0U;	/* INET_DIAG_NOCOOKIE */
-	lb_peer_init();
-	if (nl < 0 || send(nl, &q, sizeof(q), 0) != (ssize_t)sizeof(q))
-		return -1;
-	for (;;) {	/* the kernel answers within send(): never blocks */
-		ssize_t n = recv(nl, &r, sizeof(r), MSG_DONTWAIT);
-		if (n < (ssize_t)sizeof(r.h) + 4)
-			return -1;
-		if (r.h.seq != seq)
-			continue;	/* a late answer to an earlier question */
-		if (r.h.type == 2)	/* NLMSG_ERROR: no such socket, or no diag */
-			return *(int32_t *)(r.b + sizeof(r.h)) == -ENOENT ? 1 : -1;
-		memcpy(m, r.b + sizeof(r.h), sizeof(*m));
-		/* asked as AF_INET, an AF_INET6 socket on ::ffff:127.x.y.z (a
-		 * dual-stack one) answers: its address in the IPv4 form */
-		if (m->family != q.family) {
-			m->id.dst[0] = m->id.dst[3];
-			m->id.dst[2] = m->id.dst[3] = 0;
-		}
-		if (r.h.type != DIAG_BY_FAMILY || n < (ssize_t)(sizeof(r.h) + sizeof(*m)) ||
-		    m->id.dport != q.id.dport || memcmp(m->id.dst, q.id.dst, 16))
-			return -1;
-		return 0;
+	got = 0;
+	int e = lb_nl(LB_NL_DIAG, &q, on_peer, m);	/* answered within send() */
+	if (e)	/* no such socket, or no diag */
+		return e == ENOENT ? 1 : -1;
+	/* asked as AF_INET, an AF_INET6 socket on ::ffff:127.x.y.z (a
+	 * dual-stack one) answers: its address in the IPv4 form */
+	if (m->family != q.family) {
+		m->id.dst[0] = m->id.dst[3];
+		m->id.dst[2] = m->id.dst[3] = 0;
 	}
+	return got && m->id.dport == q.id.dport && !memcmp(m->id.dst, q.id.dst, 16) ? 0 : -1;
 }
 
 /* "0100007F:1F90": the address words as the kernel prints them (%08X of
@@ -210,7 +172,7 @@ static int ends(int fd, struct lb_addr *me, struct lb_addr *pe)
 int lb_peer_unread(int fd)
 {
 	struct lb_addr me, pe;
-	struct diag_msg m;
+	struct lb_diag_msg m;
 	int q, r;
 
 	if (ioctl(fd, TIOCOUTQ, &q) || ends(fd, &me, &pe))	/* SIOCOUTQ */
@@ -224,7 +186,7 @@ int lb_peer_unread(int fd)
 int lb_peer_uid(int fd, unsigned *uid)
 {
 	struct lb_addr me, pe;
-	struct diag_msg m;
+	struct lb_diag_msg m;
 
 	if (ends(fd, &me, &pe))
 		return -1;

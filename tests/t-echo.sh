@@ -209,7 +209,7 @@ else
 	begin "unshare -n: lo-echo --up passes, twice in a row"
 	T unshare -n sh -c '"$1" lo-echo --up && "$1" lo-echo --up' sh "$LOOPBOX" >"$T/out" 2>"$T/err"
 	rc_is 0 $? "lo-echo --up" "$T/err"
-	content "$T/err" "lo-echo: lo: brought up
+	content "$T/err" "lo-echo: lo: done: ip link set lo up
 "
 	[ "$(grep -c '^tcp 127.0.0.1 .*PASS$' "$T/out")" = 2 ] || problem "not two passing self-tests: $(oneline "$T/out")"
 	fin
@@ -219,7 +219,7 @@ else
 	T unshare -n setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 		--bounding-set=-all "$T/loopbox" lo-echo --up >"$T/out" 2>"$T/err"
 	rc_is 3 $? "lo-echo --up" "$T/err"
-	has "$T/err" '^lo-echo: lo: cannot bring it up: operation not permitted: this needs CAP_NET_ADMIN'
+	has "$T/err" '^lo-echo: ip link set lo up: operation not permitted: this needs CAP_NET_ADMIN'
 	fin
 
 	begin "::1 absent: a note, the ::1 check skipped, exit 0"
