@@ -2,12 +2,15 @@
  *
  * The self-test (no -p, no -l) is loopbox's main job: it asks the doctor
  * (core/diag.c) about lo first (127.0.0.1 unusable: exit 3 with the fix;
- * ::1 unusable, a qdisc on lo, /etc/hosts without localhost: notes),
- * then forks its own echo server on ephemeral ports, runs the client
- * against it over TCP 127.0.0.1, TCP ::1 and UDP 127.0.0.1 (and with -B a
- * bulk transfer into a sink), and exits 0 only if every check passed.
- * --up first brings lo up and adds 127.0.0.1/8 where missing (nothing to do
- * where both are there), then goes on: `lo-echo --up` fixes, then proves.
+ * ::1 unusable, a qdisc on lo, /etc/hosts without localhost: notes), then
+ * forks its own echo server on ephemeral ports, runs the client against it
+ * over TCP 127.0.0.1, TCP ::1 and UDP 127.0.0.1 (and with -B a bulk
+ * transfer into a sink), and exits 0 only if every check passed. Each
+ * check's connect and echoes have deadlines; one that fails is named by the
+ * doctor (a filter dropping TCP, say) and the next checks still run.
+ * --up first repairs what the doctor finds on lo (lb_up: up, MTU,
+ * addresses, local routes and rule; nothing where all is well), then goes
+ * on: `lo-echo --up` fixes, then proves.
  *
  * What the self-test measures: the round trips with its client and server
  * on one CPU (see selftest()), the server a blocking loop (instrument());
@@ -27,9 +30,8 @@
  * log-linear histogram (64 steps per octave: under 0.8% error, constant
  * memory for any COUNT); min and max are exact.
  *
- * -J: one JSON object on stdout once the checks ran (exit 0, 1 or 4; usage
- * errors, an unavailable loopback (exit 3) and fatal errors print only
- * their line on stderr). Schema:
+ * -J: one JSON object on stdout once the checks ran (exit 0, 1, 3 or 4;
+ * usage and fatal errors print only their line on stderr). Schema:
  *
  *   ok        true when every check passed (exit 0)
  *   exit      the exit status
@@ -54,6 +56,11 @@
  *     late      UDP: echoes that came after their time ran out
  *     dup       UDP: echoes beyond one per datagram
  *     note      why it failed or was skipped, or what bulk measures
+ *   diagnosis array of objects, one per cause the doctor found (notes
+ *             included), in the order found:
+ *     cause     a stable code: README, "Diagnosis" ("lo-down", "drop", ...)
+ *     detail    what it found: "a packet filter drops loopback UDP"
+ *     fix       what to do: "allow lo in it"
  */
 #include "lb.h"
 #include "diag.h"
