@@ -201,6 +201,10 @@ static int lo_cause(const struct lb_addr *a)
 		return 0;
 	if (!(r.ifr_flags & IFF_UP))
 		return LB_C_DOWN;
+	int fd = lb_socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);	/* IPv6 in the kernel at all? */
+	if (fd < 0 && errno == EAFNOSUPPORT)
+		return LB_C_NO6;
+	close(fd);
 	if (!ask(22 /* RTM_GETADDR */, fam, 8, on_addr, (void *)a) && !hit) {
 		ifreq(SIOCGIFMTU, &r);
 		num[0] = (uint64_t)r.ifr_mtu;

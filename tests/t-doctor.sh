@@ -271,6 +271,13 @@ t_sandbox()
 		'^lo-echo: tcp 127\.0\.0\.1: a sandbox \(seccomp\)'
 	end
 
+	begin "IPv6 not in the kernel (socket(AF_INET6) EAFNOSUPPORT): the self-test notes it and skips ::1, exit 0"
+	doc 'true' 'true' '$T/seccomp socket 97 10 -- $L lo-echo -c 10'
+	verdict 0 5000 '^lo-echo: note: ::1 is not available: '
+	has "$T/out" '^tcp ::1 .* SKIP'
+	has "$T/out" '^tcp 127\.0\.0\.1 .* PASS$'
+	end
+
 	begin "lo-serve -A 0 where no peer owner can be known (no sock_diag, no /proc): exit 1 at startup, says what to do"
 	rm -f "$T/res"
 	T unshare -m bash -c 'mount -t tmpfs none /proc && ! [ -e /proc/net/tcp ] || exit 9
