@@ -243,10 +243,10 @@ static int doctor(struct check *k, int op, int err)
 	int c = err && (nck > 1 || (err != EAGAIN && err != ETIMEDOUT))
 		? lb_diag(&k->ep, op | (k->type == SOCK_DGRAM ? LB_UDP : 0), err == EAGAIN ? ETIMEDOUT : err)
 		: 0;
-	char *d = lb_found[lb_nfound - 1].text;
-
-	if (c)
+	if (c) {
+		char *d = lb_last->text;
 		fail(k, lb_diag_code(c), "$: $", d, d + strlen(d) + 1);
+	}
 	return c;
 }
 
@@ -788,7 +788,7 @@ static int selftest(void)
 	if ((c = lb_diag(&ck[0].ep, LB_OP_LO, 0))) {
 		if (!lb.json)
 			lb_diag_exit(&ck[0].ep, c, 0);
-		lb_stpcpy(ck[0].note, lb_found->text);
+		lb_stpcpy(ck[0].note, lb_last->text);
 		ck[0].code = EX_NOLO;
 		for (int i = 0; i < nck; i++)
 			ck[i].res = i ? SKIP : FAIL;

@@ -48,7 +48,7 @@ static const char texts[] =
 static const char *s1, *s2;
 static uint64_t num[3];
 static int hit;			/* set by the netlink callbacks */
-static struct lb_found *last;	/* the cause found last */
+struct lb_found *lb_last;
 
 /* Text W (0 code, 1 detail, 2 fix) of cause C */
 static const char *text(int c, int w)
@@ -89,14 +89,14 @@ static int found(int c)
 {
 	struct lb_found *f = lb_found;
 
-	last = &lb_found[lb_nfound < 6 ? lb_nfound : 5];
-	last->cause = c;
-	put(put(last->text, text(c, 1)), text(c, 2));
-	while (strcmp(f->text, last->text))
+	lb_last = &lb_found[lb_nfound < 6 ? lb_nfound : 5];
+	lb_last->cause = c;
+	put(put(lb_last->text, text(c, 1)), text(c, 2));
+	while (strcmp(f->text, lb_last->text))
 		f++;
-	if (f == last && lb_nfound < 6)
+	if (f == lb_last && lb_nfound < 6)
 		lb_nfound++;
-	last = f;
+	lb_last = f;
 	return c;
 }
 
@@ -108,7 +108,7 @@ int lb_diag_code(int c)
 void lb_diag_note(int c)
 {
 	(void)c;
-	lb_say("note: ", last->text, ": ", last->text + strlen(last->text) + 1, NULL);
+	lb_say("note: ", lb_last->text, ": ", lb_last->text + strlen(lb_last->text) + 1, NULL);
 }
 
 /* ---- lo: rtnetlink ---- */
@@ -361,7 +361,7 @@ _Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err)
 	if (!a->u.in.sin_port)	/* "127.0.0.1", not ":0" (a UNIX path is never 0) */
 		*lb_strrchr(what, ':') = 0;
 	if (c) {
-		d = last->text;
+		d = lb_last->text;
 		fix = d + strlen(d) + 1;
 		sep = ": ";
 		code = lb_diag_code(c);
@@ -394,7 +394,7 @@ int lb_dial(int fd, const struct lb_addr *a, long bound)
 			if (lb_diag_code(c = lb_diag(a, LB_OP_CONNECT, ETIMEDOUT)) == EX_NOLO || first < 2000)
 				return err;
 			if (c)
-				lb_say(lb_addrstr(a), ": ", last->text, " (still waiting)", NULL);
+				lb_say(lb_addrstr(a), ": ", lb_last->text, " (still waiting)", NULL);
 			if (!poll(&p, 1, bound > 0 ? (int)bound - 2000 : -1))	/* the rest */
 				return err;
 		}

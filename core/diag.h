@@ -29,6 +29,7 @@ struct lb_found {
 };
 extern struct lb_found lb_found[6];
 extern int lb_nfound;
+extern struct lb_found *lb_last;	/* the one lb_diag found last */
 
 /* Diagnose OP on A failing with ERR (0 with LB_OP_LO: lo's state only;
  * ETIMEDOUT: no answer came). Records the cause in lb_found and returns
