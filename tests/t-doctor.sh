@@ -96,6 +96,13 @@ t_udp()
 	verdict 3 5000 '^lo-echo: udp 127\.0\.0\.1: a packet filter rejects loopback UDP \(operation not permitted\): '
 	end
 
+	begin "lo-echo --up where a filter drops TCP: names the filter (exit 3), and leaves the ruleset as it was"
+	doc "$NFT && nft add rule inet t in meta l4proto tcp drop && nft list ruleset >\$T/rules.before" \
+		'nft list ruleset | grep -q "tcp drop"' '$L lo-echo --up -c 10; echo "echo $?" >&2; nft list ruleset | cmp -s - $T/rules.before && echo same >&2'
+	verdict 0 8000 '^lo-echo: tcp 127\.0\.0\.1: a packet filter drops loopback TCP: allow lo in it$' '^echo 3$' '^same$'
+	lacks "$T/err" 'lo: done'
+	end
+
 	begin "a filter drops everything on lo: the self-test still ends with a verdict within seconds"
 	doc "$NFT && nft add chain inet t in '{ policy drop; }'" 'nft list ruleset | grep -q "policy drop"' \
 		'$L lo-echo -J'
