@@ -787,7 +787,7 @@ static int selftest(void)
 	 * its checks not run), ::1 unusable is a note */
 	if ((c = lb_diag(&ck[0].ep, LB_OP_LO, 0))) {
 		if (!lb.json)
-			lb_diag_exit(&ck[0].ep, c, 0);
+			lb_diag_exit(&ck[0].ep, c, 0, 0);
 		lb_stpcpy(ck[0].note, lb_last->text);
 		ck[0].code = EX_NOLO;
 		for (int i = 0; i < nck; i++)

@@ -351,12 +351,13 @@ int lb_diag(const struct lb_addr *a, int op, int err)
 	return c ? found(c) : 0;
 }
 
-_Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err)
+_Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err, int code)
 {
 	char *what = (char *)lb_addrstr(a);	/* (its own static buffer) */
 	const char *d = lb_strerror(err), *sep = "", *fix = "";
-	int code = err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT ? EX_NOLO
-		 : err == ETIMEDOUT ? EX_TIME : EX_FAIL;	/* (no cause found) */
+	if (!code)	/* by the cause, else by the errno */
+		code = c ? lb_diag_code(c) : err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT ? EX_NOLO
+			 : err == ETIMEDOUT ? EX_TIME : EX_FAIL;
 
 	if (!a->u.in.sin_port)	/* "127.0.0.1", not ":0" (a UNIX path is never 0) */
 		*lb_strrchr(what, ':') = 0;
@@ -364,7 +365,6 @@ _Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err)
 		d = lb_last->text;
 		fix = d + strlen(d) + 1;
 		sep = ": ";
-		code = lb_diag_code(c);
 	}
 	lb_write(2, lb.name, ": ", what, ": ", d, sep, fix, "\n", NULL);
 	lb_exit(code);
@@ -372,7 +372,7 @@ _Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err)
 
 _Noreturn void lb_diag_die(const struct lb_addr *a, int op, int err)
 {
-	lb_diag_exit(a, lb_diag(a, op, err), err);
+	lb_diag_exit(a, lb_diag(a, op, err), err, 0);
 }
 
 /* A connect that gets no answer is looked into after 2 s: a filter that

@@ -37,9 +37,9 @@ extern struct lb_found *lb_last;	/* the one lb_diag found last */
 int lb_diag(const struct lb_addr *a, int op, int err);
 /* The exit code of cause C (0 for a note) */
 int lb_diag_code(int c);
-/* The last cause found as "APPLET: A: detail: fix" (none: ERR's text),
- * then exit with its code. */
-_Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err);
+/* Cause C (lb_last) as "APPLET: A: detail: fix" (C 0: ERR's text), then
+ * exit with CODE, or (CODE 0) the cause's. */
+_Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err, int code);
 _Noreturn void lb_diag_die(const struct lb_addr *a, int op, int err);
 /* Connect FD (an inet socket made with SOCK_NONBLOCK) to A: 0 or an
  * errno (LB_ESELF: to itself; ETIMEDOUT: no answer, its cause recorded

@@ -342,7 +342,7 @@ int lb_xlisten(struct lb_addr *a, int type)
 	/* A fresh namespace lets 127.0.0.1 be bound while lo is down, and
 	 * nobody could reach the listener: say so now, not never. */
 	if (fam != AF_UNIX && (c = lb_diag(a, LB_OP_LO, 0)))
-		lb_diag_exit(a, c, 0);
+		lb_diag_exit(a, c, 0, 0);
 	if (fam == AF_UNIX && a->u.un.sun_path[0]) {	/* not abstract */
 		lb_stpcpy(unix_owned, a->u.un.sun_path);
 		lb_atexit(unix_unlink);	/* a signal that kills while we wait runs it too */
@@ -402,6 +402,10 @@ int lb_xconnect(const struct lb_addr *a, int type)
 		}
 		close(fd);
 		self |= err == LB_ESELF;
+		if (err == ETIMEDOUT && bound) {	/* no answer in time: exit 4, named */
+			int c = lb_diag(a, LB_OP_CONNECT | ((type & 15) == SOCK_DGRAM ? LB_UDP : 0), err);
+			lb_diag_exit(a, c, err, lb_diag_code(c) == EX_NOLO ? 0 : EX_TIME);
+		}
 		now = lb_now_us();
 		if (err == EAGAIN && bound && now >= stuck)
 			lb_die(EX_TIME, what, "no connection in time: the listener's backlog is full");

@@ -234,9 +234,9 @@ a.recv(100); a.sendall(b\"served\"); a.close(); time.sleep(1)" "$T/ready" '
 t_queue()
 {
 	have_cmd python3 || { skip "queue full" "python3 not installed"; return; }
-	begin "a listener whose accept queue is full: named within seconds, exit 1 at the -t bound"
+	begin "a listener whose accept queue is full: named within seconds, exit 4 at the -t bound"
 	doc "$FULL 99 & } && $READY" 'ss -ltn | grep -q "^LISTEN *1 *0 .*:7002 "' '$L lo-send -t 4 -p 7002 -m x'
-	verdict 1 8000 "^lo-send: 127\.0\.0\.1:7002: the listener's queue is full \(1\) \(still waiting\)$" \
+	verdict 4 8000 "^lo-send: 127\.0\.0\.1:7002: the listener's queue is full \(1\) \(still waiting\)$" \
 		"^lo-send: 127\.0\.0\.1:7002: the listener's queue is full \(1\): make it accept$"
 	end
 
@@ -256,10 +256,10 @@ t_qdisc()
 	has "$T/out" '"cause":"qdisc","detail":"a qdisc \(tbf\) on lo'
 	end
 
-	begin "netem loss 100% on lo: lo-send -t 3 exit 1 naming the qdisc"
+	begin "netem loss 100% on lo: lo-send -t 3 exit 4 naming the qdisc"
 	if ! unshare -n tc qdisc add dev lo root netem loss 100% 2>/dev/null; then skip_test "no netem"; return; fi
 	doc 'tc qdisc add dev lo root netem loss 100%' 'tc qdisc show dev lo | grep -q netem' '$L lo-send -t 3 -p 7003 -m x'
-	verdict 1 5000 'a qdisc \(netem\) on lo delays or drops traffic: tc qdisc del dev lo root$'
+	verdict 4 5000 'a qdisc \(netem\) on lo delays or drops traffic: tc qdisc del dev lo root$'
 	end
 }
 
