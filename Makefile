@@ -41,20 +41,35 @@ else
   # the file, not moved to the next page boundary (up to 4 KB of padding).
   LB_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro \
 	-Wl,-z,common-page-size=64 -Wl,--build-id=none -s
-  # No floating point anywhere: variadic functions then save no SSE
-  # registers (-128 B on x86-64). A double in the code fails to compile.
-  ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine 2>/dev/null)),)
+  # Per architecture, only flags that leave the ABI of calls into libc as
+  # it is (README, "Cross builds"; bytes measured with musl, -Oz):
+  # -mgeneral-regs-only: no floating point anywhere, so variadic functions
+  # save no FP/SIMD registers (x86-64 -128 B, aarch64 -128, armhf -48); a
+  # double in the code fails to compile. -fomit-frame-pointer: gcc keeps
+  # frame pointers on aarch64 and i386 even at -Oz (aarch64 -704 B, i386
+  # -480); nothing here walks the stack.
+  LB_MACHINE := $(shell $(CC) -dumpmachine 2>/dev/null)
+  ifneq ($(filter x86_64% arm%,$(LB_MACHINE)),)
     LB_CFLAGS += -mgeneral-regs-only
+  else ifneq ($(filter aarch64%,$(LB_MACHINE)),)
+    LB_CFLAGS += -mgeneral-regs-only -fomit-frame-pointer
+  else ifneq ($(filter i386% i486% i586% i686%,$(LB_MACHINE)),)
+    LB_CFLAGS += -fomit-frame-pointer
   endif
   # musl-gcc's specs wrap musl's start files in gcc's crtbeginS/crtendS
   # (frame_dummy, TM clones: nothing C here uses). musl's own crt1, crti
-  # and crtn alone: -632 B.
-  ifeq ($(notdir $(firstword $(CC))),musl-gcc)
+  # and crtn alone: -632 B. Any musl wrapper: musl-gcc, or a cross one
+  # named TRIPLET-gcc with "musl" in the triplet (aarch64-linux-musl-gcc,
+  # arm-linux-musleabihf-gcc, tests/cross/musl-build's riscv64 one).
+  CC_NAME := $(notdir $(firstword $(CC)))
+  ifneq ($(filter musl-gcc %-gcc,$(CC_NAME)),)
+  ifneq ($(findstring musl,$(CC_NAME)),)
     MUSL_LIB := $(dir $(shell sed -n 's/.*-specs "\([^"]*\)".*/\1/p' "$$(command -v $(CC))" 2>/dev/null))
     ifneq ($(wildcard $(MUSL_LIB)crt1.o),)
       CRT0 := -nostartfiles $(MUSL_LIB)crt1.o $(MUSL_LIB)crti.o
       CRTN := $(MUSL_LIB)crtn.o
     endif
+  endif
   endif
 endif
 
