@@ -118,6 +118,24 @@ lines "$T/err" 1
 end
 
 # An applet configured out: absent from --list, --help and the binary.
+# Built for the target under test: under tests/cross/run with its compiler
+# (LB_CROSS_COMPILE), run through its emulator (LB_EXEC), and its ELF
+# machine checked against the binary under test's (LB_ELF_MACHINE). BUILD
+# is given on the command line: the one tests/run exports (under
+# tests/cross/run the directory of the qemu wrappers) is not this tree's.
+# elf_id FILE: "MACHINE CLASS DATA" from the ELF header, or nothing
+elf_id()
+{
+	local h
+	h=$(od -An -tu1 -N20 "$1" 2>/dev/null | tr -s ' \n' ' ') || return
+	set -- $h
+	[ $# = 20 ] && [ "$1 $2 $3 $4" = "127 69 76 70" ] || return
+	if [ "$6" = 1 ]; then echo "$(($19 + $20 * 256)) $5 $6"; else echo "$(($19 * 256 + $20)) $5 $6"; fi
+}
+mk() { timeout 240 make -s -C "$T/src" BUILD=obj ${LB_CROSS_COMPILE:+CROSS_COMPILE="$LB_CROSS_COMPILE"} "$@"; }
+# X CMD...: run a binary built here, bounded, the way the one under test runs
+X() { T ${LB_EXEC:+"$LB_EXEC"} "$@"; }
+want_em=${LB_ELF_MACHINE:-$(elf_id "$LOOPBOX")}
 begin "make CONFIG_LO_RECV=n leaves lo-recv out"
 if ! have_cmd make; then
 	skip_test "no make"
@@ -126,21 +144,23 @@ elif ! have lo-recv || ! have lo-send; then
 else
 	mkdir -p "$T/src"
 	cp -r "$TOP/core" "$TOP/applets" "$TOP/Makefile" "$TOP/Kbuild" "$T/src/"
-	if ! timeout 240 make -s -C "$T/src" CONFIG_LO_RECV=n >"$T/make.log" 2>&1; then
+	if ! mk CONFIG_LO_RECV=n >"$T/make.log" 2>&1; then
 		problem "build failed: $(tail -c 300 "$T/make.log" | oneline /dev/stdin)"
+	elif [ "$(elf_id "$T/src/loopbox")" != "$want_em" ]; then
+		problem "built for ELF machine '$(elf_id "$T/src/loopbox")', not the tested binary's '$want_em'"
 	else
 		small=$T/src/loopbox
-		T "$small" --list >"$T/list" 2>&1; rc_is 0 $? --list
+		X "$small" --list >"$T/list" 2>&1; rc_is 0 $? --list
 		lacks "$T/list" '^lo-recv$' "--list"
 		has "$T/list" '^lo-send$' "--list"
-		T "$small" --help >"$T/h" 2>&1
+		X "$small" --help >"$T/h" 2>&1
 		lacks "$T/h" 'lo-recv' "--help"
-		T "$small" lo-recv -p 1 >/dev/null 2>"$T/err"; rc_is 127 $? "lo-recv in the small binary"
+		X "$small" lo-recv -p 1 >/dev/null 2>"$T/err"; rc_is 127 $? "lo-recv in the small binary"
 		has "$T/err" 'loopbox: lo-recv: applet not found'
 		grep -aq 'usage: lo-recv' "$small" && problem "lo-recv's usage text is still in the binary"
 		grep -aq 'usage: lo-send' "$small" || problem "lo-send's usage text is missing from the binary"
 		# and the full build of the same tree has it
-		if timeout 240 make -s -C "$T/src" >"$T/make.log" 2>&1; then
+		if mk >"$T/make.log" 2>&1; then
 			grep -aq 'usage: lo-recv' "$T/src/loopbox" || problem "the full build lacks lo-recv's usage text"
 		else
 			problem "full rebuild failed: $(tail -c 300 "$T/make.log" | oneline /dev/stdin)"
