@@ -130,7 +130,7 @@ elf_id()
 	h=$(od -An -tu1 -N20 "$1" 2>/dev/null | tr -s ' \n' ' ') || return
 	set -- $h
 	[ $# = 20 ] && [ "$1 $2 $3 $4" = "127 69 76 70" ] || return
-	if [ "$6" = 1 ]; then echo "$(($19 + $20 * 256)) $5 $6"; else echo "$(($19 * 256 + $20)) $5 $6"; fi
+	if [ "$6" = 1 ]; then echo "$((${19} + ${20} * 256)) $5 $6"; else echo "$((${19} * 256 + ${20})) $5 $6"; fi
 }
 mk() { timeout 240 make -s -C "$T/src" BUILD=obj ${LB_CROSS_COMPILE:+CROSS_COMPILE="$LB_CROSS_COMPILE"} "$@"; }
 # X CMD...: run a binary built here, bounded, the way the one under test runs
