@@ -17,6 +17,7 @@ ifeq ($(origin CC),default)
 endif
 
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
 BUILD ?= obj
 # -Oz where the compiler has it (gcc 12, clang): 700 bytes under -Os here
 ifeq ($(origin CFLAGS),undefined)
@@ -142,12 +143,45 @@ test-cross:
 	bash tests/cross/run $(or $(ARCH),aarch64)
 
 test-initramfs:
-	bash tests/initramfs/run
+	bash tests/initramfs/run $(or $(ARCH),x86_64)
 
 install: loopbox
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 loopbox $(DESTDIR)$(PREFIX)/bin/loopbox
 	$(foreach a,$(APPLETS),ln -f $(DESTDIR)$(PREFIX)/bin/loopbox $(DESTDIR)$(PREFIX)/bin/$(a);)
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 644 docs/loopbox.1 $(DESTDIR)$(MANDIR)/man1/loopbox.1
+
+# The stripped static musl binary for every architecture, in $(RELEASE)
+# with SHA256SUMS, and a size-table line per file (README, "Size"). The
+# compilers are those of tests/cross/run (.ci/cross-deps.sh installs them;
+# riscv64's musl is built by tests/cross/musl-build); each builds in
+# obj-ARCH, as tests/cross/run does, so the objects are shared.
+RELEASE ?= release
+RELEASE_ARCHES ?= x86_64 aarch64 armhf riscv64 i386 s390x
+release:
+	@rm -rf $(RELEASE) && mkdir -p $(RELEASE)
+	@set -e; for a in $(RELEASE_ARCHES); do \
+		case $$a in \
+		x86_64)	cc=CC=musl-gcc ;; \
+		aarch64) cc=CROSS_COMPILE=aarch64-linux-musl- ;; \
+		armhf)	cc=CROSS_COMPILE=arm-linux-musleabihf- ;; \
+		i386)	cc=CROSS_COMPILE=i386-linux-musl- ;; \
+		s390x)	cc=CROSS_COMPILE=s390x-linux-musl- ;; \
+		riscv64) bash tests/cross/musl-build riscv64-linux-gnu $(CURDIR)/obj-musl-riscv64 >/dev/null; \
+			cc=CROSS_COMPILE=$(CURDIR)/obj-musl-riscv64/bin/riscv64-linux-musl- ;; \
+		*)	echo "release: no compiler known for $$a" >&2; exit 1 ;; \
+		esac; \
+		env -u MAKEFLAGS -u MAKELEVEL $(MAKE) -s $$cc BUILD=obj-$$a obj-$$a/loopbox; \
+		if readelf -lW obj-$$a/loopbox | grep -q INTERP; then echo "release: obj-$$a/loopbox is dynamic" >&2; exit 1; fi; \
+		cp obj-$$a/loopbox $(RELEASE)/loopbox-$$a; \
+	done
+	@cd $(RELEASE) && sha256sum loopbox-* > SHA256SUMS
+	@g() { echo $$1 | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }; \
+	echo "| file | bytes | ≤ 40,960 |"; echo "| --- | --- | --- |"; \
+	for f in $(RELEASE)/loopbox-*; do n=$$(stat -c %s $$f); \
+		printf '| %s | %s | %s |\n' $${f##*/} $$(g $$n) \
+			"$$([ $$n -le 40960 ] && echo yes || echo "$$(g $$((n - 40960))) over")"; done
 
 # Each configuration's stripped size: all applets, then each one alone.
 sizes:
@@ -159,6 +193,6 @@ sizes:
 	done; $(MAKE) -s loopbox >/dev/null
 
 clean:
-	rm -rf $(BUILD) obj-sizes tests/fuzz/build loopbox
+	rm -rf $(BUILD) obj-sizes tests/fuzz/build loopbox $(RELEASE)
 
-.PHONY: all run bench bloatcheck test fuzz test-cross test-initramfs install sizes clean FORCE
+.PHONY: all run bench bloatcheck test fuzz test-cross test-initramfs install release sizes clean FORCE
