@@ -16,6 +16,14 @@ ifeq ($(origin CC),default)
   endif
 endif
 
+# The target's binutils, where a step needs one (objcopy): the compiler
+# knows its own. Debian's musl cross wrappers (aarch64-linux-musl-gcc) have
+# no aarch64-linux-musl-objcopy beside them, and the host's objcopy cannot
+# read every target's ELF (s390x).
+ifeq ($(origin OBJCOPY),undefined)
+  OBJCOPY := $(shell $(CC) -print-prog-name=objcopy 2>/dev/null || echo objcopy)
+endif
+
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man
 BUILD ?= obj
