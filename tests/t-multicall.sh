@@ -3,6 +3,23 @@
 # needs:
 source "$(dirname "$0")/lib.sh"
 
+# Binaries built or copied here run the way the one under test does:
+# under tests/cross/run through its emulator (LB_EXEC, LB_BINARY,
+# LB_CROSS_COMPILE, LB_ELF_MACHINE), natively otherwise.
+# elf_id FILE: "MACHINE CLASS DATA" from the ELF header, or nothing
+elf_id()
+{
+	local h
+	h=$(od -An -tu1 -N20 "$1" 2>/dev/null | tr -s ' \n' ' ') || return
+	set -- $h
+	[ $# = 20 ] && [ "$1 $2 $3 $4" = "127 69 76 70" ] || return
+	if [ "$6" = 1 ]; then echo "$((${19} + ${20} * 256)) $5 $6"; else echo "$((${19} * 256 + ${20})) $5 $6"; fi
+}
+mk() { timeout 240 make -s -C "$T/src" BUILD=obj ${LB_CROSS_COMPILE:+CROSS_COMPILE="$LB_CROSS_COMPILE"} "$@"; }
+# X CMD...: run a binary built here, bounded, the way the one under test runs
+X() { T ${LB_EXEC:+"$LB_EXEC"} "$@"; }
+want_em=${LB_ELF_MACHINE:-$(elf_id "$LOOPBOX")}
+
 begin "--list names exactly the built applets"
 lb --list >"$T/list" 2>"$T/err"; rc_is 0 $? --list
 content "$T/list" "$(printf '%s\n' $APPLETS)"$'\n'
@@ -87,25 +104,38 @@ else
 	skip "dispatch through links" "lo-send or lo-recv not built"
 fi
 
+# The links --install makes are the binary it runs as (/proc/self/exe).
+# Under tests/cross/run, LOOPBOX is a wrapper script that runs the real
+# binary (LB_BINARY) under qemu (LB_EXEC): there the copy is of the real
+# binary, and it and its links are run through qemu, never exec'd
+# directly (the kernel would refuse the foreign ELF, and execvp would hand
+# it to /bin/sh as a script).
+if [ -n "${LB_BINARY:-}" ]; then
+	mkdir -p "$T/real"
+	cp "$LB_BINARY" "$T/real/loopbox"
+	LBREAL=$T/real/loopbox
+else
+	LBREAL=$LBCOPY
+fi
 for s in "" -s; do
 	begin "--install ${s:+$s }DIR: a working ${s:+symbolic }link per applet"
 	d=$T/inst$s
 	mkdir -p "$d"
-	T "$LBCOPY" --install $s "$d" >"$T/out" 2>"$T/err"; rc_is 0 $? "--install $s" "$T/err"
+	X "$LBREAL" --install $s "$d" >"$T/out" 2>"$T/err"; rc_is 0 $? "--install $s" "$T/err"
 	got=$(cd "$d" && ls | sort | tr '\n' ' ')
 	want=$(printf '%s\n' $APPLETS | sort | tr '\n' ' ')
 	[ "$got" = "$want" ] || problem "installed '$got', want '$want'"
 	for a in $APPLETS; do
 		if [ -n "$s" ]; then
-			[ -L "$d/$a" ] && [ "$d/$a" -ef "$LBCOPY" ] || problem "$a is not a symbolic link to the binary"
+			[ -L "$d/$a" ] && [ "$d/$a" -ef "$LBREAL" ] || problem "$a is not a symbolic link to the binary"
 		else
-			[ ! -L "$d/$a" ] && [ "$d/$a" -ef "$LBCOPY" ] || problem "$a is not a hard link to the binary"
+			[ ! -L "$d/$a" ] && [ "$d/$a" -ef "$LBREAL" ] || problem "$a is not a hard link to the binary"
 		fi
-		T "$d/$a" --help >"$T/h" 2>&1 || problem "$d/$a --help failed"
+		X "$d/$a" --help >"$T/h" 2>&1 || problem "$d/$a --help failed"
 		has "$T/h" "^usage: $a "
 	done
 	# again, over the links already there
-	T "$LBCOPY" --install $s "$d" 2>"$T/err"; rc_is 0 $? "second --install $s" "$T/err"
+	X "$LBREAL" --install $s "$d" 2>"$T/err"; rc_is 0 $? "second --install $s" "$T/err"
 	end
 done
 
@@ -118,6 +148,11 @@ lines "$T/err" 1
 end
 
 # An applet configured out: absent from --list, --help and the binary.
+# Built for the target under test: under tests/cross/run with its compiler
+# (LB_CROSS_COMPILE), run through its emulator (LB_EXEC), and its ELF
+# machine checked against the binary under test's (LB_ELF_MACHINE). BUILD
+# is given on the command line: the one tests/run exports (under
+# tests/cross/run the directory of the qemu wrappers) is not this tree's.
 begin "make CONFIG_LO_RECV=n leaves lo-recv out"
 if ! have_cmd make; then
 	skip_test "no make"
@@ -126,21 +161,23 @@ elif ! have lo-recv || ! have lo-send; then
 else
 	mkdir -p "$T/src"
 	cp -r "$TOP/core" "$TOP/applets" "$TOP/Makefile" "$TOP/Kbuild" "$T/src/"
-	if ! timeout 240 make -s -C "$T/src" CONFIG_LO_RECV=n >"$T/make.log" 2>&1; then
+	if ! mk CONFIG_LO_RECV=n >"$T/make.log" 2>&1; then
 		problem "build failed: $(tail -c 300 "$T/make.log" | oneline /dev/stdin)"
+	elif [ "$(elf_id "$T/src/loopbox")" != "$want_em" ]; then
+		problem "built for ELF machine '$(elf_id "$T/src/loopbox")', not the tested binary's '$want_em'"
 	else
 		small=$T/src/loopbox
-		T "$small" --list >"$T/list" 2>&1; rc_is 0 $? --list
+		X "$small" --list >"$T/list" 2>&1; rc_is 0 $? --list
 		lacks "$T/list" '^lo-recv$' "--list"
 		has "$T/list" '^lo-send$' "--list"
-		T "$small" --help >"$T/h" 2>&1
+		X "$small" --help >"$T/h" 2>&1
 		lacks "$T/h" 'lo-recv' "--help"
-		T "$small" lo-recv -p 1 >/dev/null 2>"$T/err"; rc_is 127 $? "lo-recv in the small binary"
+		X "$small" lo-recv -p 1 >/dev/null 2>"$T/err"; rc_is 127 $? "lo-recv in the small binary"
 		has "$T/err" 'loopbox: lo-recv: applet not found'
 		grep -aq 'usage: lo-recv' "$small" && problem "lo-recv's usage text is still in the binary"
 		grep -aq 'usage: lo-send' "$small" || problem "lo-send's usage text is missing from the binary"
 		# and the full build of the same tree has it
-		if timeout 240 make -s -C "$T/src" >"$T/make.log" 2>&1; then
+		if mk >"$T/make.log" 2>&1; then
 			grep -aq 'usage: lo-recv' "$T/src/loopbox" || problem "the full build lacks lo-recv's usage text"
 		else
 			problem "full rebuild failed: $(tail -c 300 "$T/make.log" | oneline /dev/stdin)"
