@@ -176,11 +176,12 @@ void lb_parse(char **argv, const struct lb_spec *spec)
 		for (char *c = a + 1; *c; c++) {
 			char o[3] = { '-', *c, 0 };
 
-			if (*c == '-' || *c < 0 || !(row = row_of[(int)*c]))
+			/* (unsigned: char is unsigned on ARM, RISC-V and s390x) */
+			if (*c == '-' || (unsigned char)*c > 127 || !(row = row_of[(unsigned char)*c]))
 				bad(o, NULL, "unknown option (see --help)");
 			if (*c == 'h')
 				usage();
-			given[(int)*c] = 1;
+			given[(unsigned char)*c] = 1;
 			if (row->kind == LB_REST) {
 				if (c[1] || !ap[1])
 					bad(o, NULL, "needs PROG [ARGS...] after it");
