@@ -284,15 +284,15 @@ static void mismatch(struct check *k, const uint8_t *want, const uint8_t *got, s
 static void timeouts(int fd, int ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	lb_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	lb_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 /* TCP: every message goes out at once (a no-op on UDP and UNIX sockets) */
 static int nodelay(int fd)
 {
 	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	lb_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 }
 
@@ -305,7 +305,7 @@ static int client_socket(struct check *k)
 	if (fd <= 0)
 		fd = lb_xconnect(&k->ep, k->type);
 	timeouts(fd, wait_ms);	/* SO_SNDTIMEO bounds connect() too */
-	if (k->fd > 0 && connect(fd, &k->ep.u.sa, k->ep.len)) {
+	if (k->fd > 0 && lb_connect(fd, &k->ep.u.sa, k->ep.len)) {
 		if (doctor(k, LB_OP_CONNECT, errno == EINPROGRESS ? ETIMEDOUT : errno))
 			;
 		else if (errno == EINPROGRESS)
@@ -328,7 +328,7 @@ static int exchange(int fd, const uint8_t *sb, uint8_t *rb, size_t s, size_t *in
 
 	for (*in = 0; *in < s; *in += (size_t)r) {
 		if (out < s) {
-			r = send(fd, sb + out, s - out, MSG_DONTWAIT | MSG_NOSIGNAL);
+			r = lb_send(fd, sb + out, s - out, MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (r > 0)
 				out += (size_t)r;
 			else if (errno != EAGAIN)
@@ -338,13 +338,13 @@ static int exchange(int fd, const uint8_t *sb, uint8_t *rb, size_t s, size_t *in
 			struct pollfd p = { fd, POLLIN | POLLOUT, 0 };
 			if (!poll(&p, 1, wait_ms))
 				return ETIMEDOUT;
-			r = recv(fd, rb + *in, s - *in, MSG_DONTWAIT);
+			r = lb_recv(fd, rb + *in, s - *in, MSG_DONTWAIT);
 			if (r < 0 && errno == EAGAIN) {
 				r = 0;
 				continue;
 			}
 		} else {
-			r = recv(fd, rb + *in, s - *in, MSG_WAITALL);
+			r = lb_recv(fd, rb + *in, s - *in, MSG_WAITALL);
 		}
 		if (r <= 0)
 			return r ? errno : 0;
@@ -387,8 +387,8 @@ __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 		fill(sb, i, s);
 		uint64_t t0 = lb_now_ns();
 		if (udp) {
-			ssize_t r = send(fd, sb, s, 0);
-			while (r >= 0 && (r = recv(fd, rb, s + 1, 0)) >= 0 &&
+			ssize_t r = lb_send(fd, sb, s, 0);
+			while (r >= 0 && (r = lb_recv(fd, rb, s + 1, 0)) >= 0 &&
 			       ((size_t)r != s || memcmp(sb, rb, s)) && stale(tmp, rb, (size_t)r, i))
 				old++;
 			if (r < 0 && errno == EAGAIN && ++k->lost && ++miss < 3 && k->n)	/* (none yet: no retry) */
@@ -421,8 +421,8 @@ __attribute__((noinline)) static void rtt(struct check *k, uint8_t *sb)
 	if (!udp && !k->res) {
 		/* the end: half-close; the server closes too, and says no more */
 		timeouts(fd, 500);
-		shutdown(fd, SHUT_WR);
-		ssize_t r = recv(fd, rb, s, 0);
+		lb_shutdown(fd, SHUT_WR);
+		ssize_t r = lb_recv(fd, rb, s, 0);
 		if (r > 0 || (r < 0 && errno != EAGAIN))
 			fail(k, EX_FAIL, "$", r > 0 ? "more bytes came back than were sent" : lb_strerror(errno));
 	}
@@ -447,15 +447,15 @@ __attribute__((noinline)) static void bulk(struct check *k)
 				 * untouched, they would be the one zero page.) */
 	uint64_t t0 = lb_now_ns();
 	while (out < left) {
-		ssize_t w = send(fd, sb, left - out < BIG ? left - out : BIG, MSG_NOSIGNAL);
+		ssize_t w = lb_send(fd, sb, left - out < BIG ? left - out : BIG, MSG_NOSIGNAL);
 		if (w <= 0)
 			break;
 		out += (uint64_t)w;
 	}
 	int err = out < left ? errno : 0;
-	shutdown(fd, SHUT_WR);
+	lb_shutdown(fd, SHUT_WR);
 	errno = 0;
-	if (!err && recv(fd, &cnt, 8, MSG_WAITALL) != 8)
+	if (!err && lb_recv(fd, &cnt, 8, MSG_WAITALL) != 8)
 		err = errno;
 	k->ns = lb_now_ns() - t0;
 	k->bytes = cnt;
@@ -575,16 +575,16 @@ static void on_echo(struct lb_conn *c, unsigned ev)
 	if (ev & EPOLLOUT)
 		lb_loop_mod(c, EPOLLIN);
 	for (int budget = 16; budget--;) {
-		r = recv(c->fd, ebuf, BIG, MSG_PEEK | MSG_DONTWAIT);
+		r = lb_recv(c->fd, ebuf, BIG, MSG_PEEK | MSG_DONTWAIT);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (r <= 0)
 			goto done;
-		w = send(c->fd, ebuf, (size_t)r, MSG_DONTWAIT | MSG_NOSIGNAL);
+		w = lb_send(c->fd, ebuf, (size_t)r, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w < 0 && errno != EAGAIN)
 			goto done;
 		if (w > 0)
-			recv(c->fd, ebuf, (size_t)w, MSG_DONTWAIT);
+			lb_recv(c->fd, ebuf, (size_t)w, MSG_DONTWAIT);
 		if (w < r) {
 			lb_loop_mod(c, EPOLLOUT);
 			return;
@@ -657,9 +657,9 @@ static ssize_t echo_dgram(int fd, int flags, const struct lb_addr *only)
 {
 	struct lb_addr p;
 	p.len = sizeof(p.u);
-	ssize_t r = recvfrom(fd, ebuf, BIG, flags, &p.u.sa, &p.len);
+	ssize_t r = lb_recvfrom(fd, ebuf, BIG, flags, &p.u.sa, &p.len);
 	if (r >= 0 && is(&p, only))
-		sendto(fd, ebuf, (size_t)r, flags, &p.u.sa, p.len);
+		lb_sendto(fd, ebuf, (size_t)r, flags, &p.u.sa, p.len);
 	return r;
 }
 
@@ -755,15 +755,15 @@ _Noreturn static void instrument(struct pollfd *p, pid_t parent)
 		}
 		nodelay(c);
 		if (i == 3)
-			setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &(int){ BIG }, sizeof(int));
-		while (w >= 0 && (r = recv(c, ebuf, BIG, i == 3 ? MSG_TRUNC : 0)) > 0) {
+			lb_setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &(int){ BIG }, sizeof(int));
+		while (w >= 0 && (r = lb_recv(c, ebuf, BIG, i == 3 ? MSG_TRUNC : 0)) > 0) {
 			n += (uint64_t)r;
 			for (char *q = ebuf; i != 3 && r > 0; q += w, r -= w)
-				if ((w = send(c, q, (size_t)r, MSG_NOSIGNAL)) < 0)
+				if ((w = lb_send(c, q, (size_t)r, MSG_NOSIGNAL)) < 0)
 					break;
 		}
 		if (i == 3 && !r)
-			send(c, &n, 8, MSG_NOSIGNAL);
+			lb_send(c, &n, 8, MSG_NOSIGNAL);
 		close(c);
 	}
 }
@@ -813,8 +813,8 @@ static int selftest(void)
 		k->me = k->ep;
 		k->me.u.in.sin_port = 0;
 		k->fd = lb_socket(k->me.u.sa.sa_family, k->type | SOCK_CLOEXEC, 0);
-		if (k->fd < 0 || bind(k->fd, &k->me.u.sa, k->me.len) ||
-		    getsockname(k->fd, &k->me.u.sa, &k->me.len))
+		if (k->fd < 0 || lb_bind(k->fd, &k->me.u.sa, k->me.len) ||
+		    lb_getsockname(k->fd, &k->me.u.sa, &k->me.len))
 			lb_diag_die(&k->me, LB_OP_BIND | (k->type == SOCK_DGRAM ? LB_UDP : 0), errno);
 	}
 	/* The round trips run with client and server on one CPU: a wakeup on

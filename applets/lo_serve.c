@@ -215,7 +215,7 @@ static int reply(struct conn *c)
 			}
 		}
 		if (n > 0 && p)
-			n = send(c->c.fd, p, (size_t)n, MSG_NOSIGNAL);
+			n = lb_send(c->c.fd, p, (size_t)n, MSG_NOSIGNAL);
 		if (!n)
 			return 1;
 		if (n < 0)
@@ -235,7 +235,7 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 	if (!c->eof && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
 		/* one read a wake: a short one leaves nothing behind, and
 		 * epoll (level-triggered) calls again for a long one */
-		ssize_t n = recv(lc->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n = lb_recv(lc->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0)
 			c->in += (uint64_t)n;
 		else if (!n)
@@ -255,7 +255,7 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 		}
 		if (r) {	/* all out: from now on a close is clean */
 			lb_linger(lc->fd, 0);
-			shutdown(lc->fd, SHUT_WR);
+			lb_shutdown(lc->fd, SHUT_WR);
 			if (c->file >= 0)
 				close(c->file);
 			c->file = -1;
@@ -503,7 +503,7 @@ static void reap(void)
 		}
 		lb_linger(c->c.fd, 0);
 		c->st = DRAIN;
-		shutdown(c->c.fd, SHUT_WR);
+		lb_shutdown(c->c.fd, SHUT_WR);
 		watch(c);
 	}
 }
@@ -531,7 +531,7 @@ static void admit(int fd, union peer *p)
 
 	if (is_unix) {
 		socklen_t l = sizeof(p->cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &l))
+		if (lb_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &p->cred, &l))
 			memset(&p->cred, 0, sizeof(p->cred));
 	}
 	if (nuids && !allowed(fd, p))
@@ -598,7 +598,7 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 		struct conn d = { .peer.addr.len = sizeof(d.peer.addr.u) };
 		struct lb_addr *a = &d.peer.addr;
 		const char *r = lb.msg;
-		ssize_t n = recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, &a->u.sa, &a->len), w = (ssize_t)msglen;
+		ssize_t n = lb_recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, &a->u.sa, &a->len), w = (ssize_t)msglen;
 
 		if (n < 0)
 			return;
@@ -613,7 +613,7 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 			r = buf;
 		}
 		if (w >= 0)
-			w = sendto(l->fd, r, (size_t)w, MSG_DONTWAIT, &a->u.sa, a->len);
+			w = lb_sendto(l->fd, r, (size_t)w, MSG_DONTWAIT, &a->u.sa, a->len);
 		if (w > 0)
 			d.out = (uint64_t)w;
 		tell(&d, w < 0 ? NULL : "ok");
@@ -658,7 +658,7 @@ static void walk(int end)
 		n = c->next;
 		if (end && c->st != DRAIN) {
 			tell(c, cut);
-			connect(c->c.fd, &unspec, sizeof(unspec));
+			lb_connect(c->c.fd, &unspec, sizeof(unspec));
 		} else if (!end && c->st == PIPE) {
 			c->st = SEND;
 			on_conn(&c->c, EPOLLOUT);

@@ -294,7 +294,7 @@ static void unix_stale(const struct lb_addr *a, int type)
 	live = unix_listening(&st);
 	if (live < 0) {		/* the kernel cannot say: knock */
 		int fd = xsocket(a, type);
-		live = !connect(fd, &a->u.sa, a->len) || errno != ECONNREFUSED;
+		live = !lb_connect(fd, &a->u.sa, a->len) || errno != ECONNREFUSED;
 		close(fd);
 	}
 	if (live)
@@ -332,12 +332,12 @@ int lb_xlisten(struct lb_addr *a, int type)
 			unix_lock(a->u.un.sun_path);
 		unix_stale(a, type);
 	} else {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		lb_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (fam == AF_INET6)	/* ::1 only, never a v4 twin */
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+			lb_setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
 	int c;
-	if (bind(fd, &a->u.sa, a->len))
+	if (lb_bind(fd, &a->u.sa, a->len))
 		addr_die(errno, a, LB_OP_BIND, type);
 	/* A fresh namespace lets 127.0.0.1 be bound while lo is down, and
 	 * nobody could reach the listener: say so now, not never. */
@@ -349,11 +349,11 @@ int lb_xlisten(struct lb_addr *a, int type)
 	}
 	/* deep: lo-serve -n keeps the waiting clients here (the kernel caps it
 	 * at somaxconn; musl's SOMAXCONN says 128) */
-	if (type == SOCK_STREAM && listen(fd, 4096))
+	if (type == SOCK_STREAM && lb_listen(fd, 4096))
 		addr_die(errno, a, LB_OP_BIND, type);
 	if (fam != AF_UNIX) {
 		socklen_t len = a->len;
-		getsockname(fd, &a->u.sa, &len);
+		lb_getsockname(fd, &a->u.sa, &len);
 	}
 	if (lb.portfile)
 		write_portfile(a);
@@ -373,7 +373,7 @@ static void sleep_ms(long ms)
 static void send_timeout(int fd, long ms)
 {
 	struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	lb_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 int lb_xconnect(const struct lb_addr *a, int type)
@@ -453,5 +453,5 @@ int lb_xaccept(int lfd, const struct lb_addr *a, struct lb_addr *peer)
 void lb_linger(int fd, int abort)
 {
 	struct linger l = { abort, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	lb_setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }

@@ -166,7 +166,7 @@ static int ends(int fd, struct lb_addr *me, struct lb_addr *pe)
 	memset(me, 0, sizeof(*me));
 	memset(pe, 0, sizeof(*pe));
 	me->len = pe->len = sizeof(me->u);
-	return getsockname(fd, &me->u.sa, &me->len) || getpeername(fd, &pe->u.sa, &pe->len) ? -1 : 0;
+	return lb_getsockname(fd, &me->u.sa, &me->len) || lb_getpeername(fd, &pe->u.sa, &pe->len) ? -1 : 0;
 }
 
 int lb_peer_unread(int fd)
@@ -175,7 +175,7 @@ int lb_peer_unread(int fd)
 	struct lb_diag_msg m;
 	int q, r;
 
-	if (ioctl(fd, TIOCOUTQ, &q) || ends(fd, &me, &pe))	/* SIOCOUTQ */
+	if (lb_ioctl(fd, TIOCOUTQ, &q) || ends(fd, &me, &pe))	/* SIOCOUTQ */
 		return errno == ENOTCONN ? 0 : -1;	/* reset: shutdown() will say so */
 	if (q || me.u.sa.sa_family == AF_UNIX)
 		return q;
@@ -193,7 +193,7 @@ int lb_peer_uid(int fd, unsigned *uid)
 	if (me.u.sa.sa_family == AF_UNIX) {
 		struct ucred c;
 		socklen_t l = sizeof(c);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &l))
+		if (lb_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &l))
 			return -1;
 		*uid = c.uid;
 		return 0;

@@ -61,7 +61,7 @@ static void progress(struct lb_pump *p, int final)
 static int tty2(void)
 {
 	struct winsize w;
-	return !ioctl(2, TIOCGWINSZ, &w);
+	return !lb_ioctl(2, TIOCGWINSZ, &w);
 }
 
 void lb_report(struct lb_pump *p)
@@ -156,7 +156,7 @@ int lb_pump(struct lb_pump *p, const char **where)
 			} else {
 				wait = step = 0;
 				fdone = 1;
-				if (p->shut && shutdown(p->sock, SHUT_WR)) {
+				if (p->shut && lb_shutdown(p->sock, SHUT_WR)) {
 					/* a reset that came first leaves "not connected" */
 					*where = "socket";
 					return errno == ENOTCONN ? ECONNRESET : errno;
@@ -228,7 +228,7 @@ int lb_pump(struct lb_pump *p, const char **where)
 				}
 			}
 			if (!spl) {
-				k = recv(p->sock, rbuf, BUFSZ, MSG_DONTWAIT);
+				k = lb_recv(p->sock, rbuf, BUFSZ, MSG_DONTWAIT);
 				if (k > 0 && write_all(p->out, rbuf, (size_t)k)) {
 					*where = "output";
 					return errno;
@@ -245,7 +245,7 @@ int lb_pump(struct lb_pump *p, const char **where)
 			}
 		}
 		if (flen && (rev & (POLLOUT | POLLHUP | POLLERR))) {
-			ssize_t k = send(p->sock, fb, flen, MSG_DONTWAIT | MSG_NOSIGNAL);
+			ssize_t k = lb_send(p->sock, fb, flen, MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (k > 0) {
 				fb += k;
 				flen -= (size_t)k;

@@ -309,6 +309,31 @@ _Noreturn void lb_sigdie(int sig)
 	_exit(128 + sig);	/* (not reached: SIGINT, SIGTERM and SIGHUP kill) */
 }
 
+/* The socket calls (lb.h says why): one line each, a plain system call */
+int lb_bind(int fd, const struct sockaddr *a, socklen_t len) { return (int)syscall(SYS_bind, fd, a, len); }
+int lb_connect(int fd, const struct sockaddr *a, socklen_t len) { return (int)syscall(SYS_connect, fd, a, len); }
+int lb_getsockname(int fd, struct sockaddr *a, socklen_t *len) { return (int)syscall(SYS_getsockname, fd, a, len); }
+int lb_getpeername(int fd, struct sockaddr *a, socklen_t *len) { return (int)syscall(SYS_getpeername, fd, a, len); }
+int lb_listen(int fd, int backlog) { return (int)syscall(SYS_listen, fd, backlog); }
+int lb_shutdown(int fd, int how) { return (int)syscall(SYS_shutdown, fd, how); }
+int lb_ioctl(int fd, unsigned long req, void *arg) { return (int)syscall(SYS_ioctl, fd, req, arg); }
+int lb_setsockopt(int fd, int level, int name, const void *v, socklen_t len)
+{
+	return (int)syscall(SYS_setsockopt, fd, level, name, v, len);
+}
+int lb_getsockopt(int fd, int level, int name, void *v, socklen_t *len)
+{
+	return (int)syscall(SYS_getsockopt, fd, level, name, v, len);
+}
+ssize_t lb_sendto(int fd, const void *b, size_t n, int flags, const struct sockaddr *a, socklen_t len)
+{
+	return syscall(SYS_sendto, fd, b, n, flags, a, len);
+}
+ssize_t lb_recvfrom(int fd, void *b, size_t n, int flags, struct sockaddr *a, socklen_t *len)
+{
+	return syscall(SYS_recvfrom, fd, b, n, flags, a, len);
+}
+
 void *lb_mmap(size_t len)
 {
 #ifdef SYS_mmap2	/* 32-bit: the offset counts pages */
