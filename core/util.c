@@ -401,6 +401,11 @@ struct kts {
 };
 static long (*vdso_cgt)(long, struct kts *);
 
+#ifdef SYS_clock_gettime32	/* musl's name, on 32-bit machines, for the old one */
+#define SYS_CGT SYS_clock_gettime32
+#else
+#define SYS_CGT SYS_clock_gettime
+#endif
 #if defined(__aarch64__) || defined(__powerpc__) || defined(__s390__)
 #define CGT_SYM "__kernel_clock_gettime"
 #else
@@ -447,7 +452,7 @@ uint64_t lb_now_ns(void)
 	if (!looked++)
 		vdso_cgt = (long (*)(long, struct kts *))vdso_sym(CGT_SYM);
 	if (!vdso_cgt || vdso_cgt(CLOCK_MONOTONIC, &t))
-		syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &t);
+		syscall(SYS_CGT, CLOCK_MONOTONIC, &t);
 	return (uint64_t)t.s * 1000000000u + (uint64_t)t.ns;
 }
 
