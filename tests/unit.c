@@ -490,7 +490,7 @@ static void test_clock(void)
 
 	for (int i = 0; i < 1000 && ok; i++) {
 		uint64_t a = lb_now_ns();
-		syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);	/* libc's own */
 		uint64_t k = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 		uint64_t b = lb_now_ns();
 		ok = a >= last && a <= k + 1000 && k <= b + 1000 && b - a < 50000000;
