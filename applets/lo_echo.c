@@ -283,9 +283,8 @@ static void mismatch(struct check *k, const uint8_t *want, const uint8_t *got, s
 
 static void timeouts(int fd, int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	lb_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	lb_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	lb_timeo(fd, SO_RCVTIMEO, ms);
+	lb_timeo(fd, SO_SNDTIMEO, ms);
 }
 
 /* TCP: every message goes out at once (a no-op on UDP and UNIX sockets) */

@@ -234,9 +234,8 @@ static inline int lb_fcntl(int fd, int cmd, long arg)
 	return (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 /* The socket calls too: musl's wrappers of them are 513 B on x86-64 and
- * 3.7 KB on i386 (socketcall, and time64 translations loopbox needs not:
- * on 32-bit machines musl's SO_RCVTIMEO and SO_SNDTIMEO are the kernel's
- * *_NEW, which take its own struct timeval; Linux 5.1 has them). There is
+ * 3.7 KB on i386 (socketcall, and time64 translations needed only for
+ * SO_RCVTIMEO and SO_SNDTIMEO, which lb_timeo sets through libc). There is
  * no send or recv system call everywhere: sendto and recvfrom serve. */
 int lb_bind(int fd, const struct sockaddr *a, socklen_t len);
 int lb_connect(int fd, const struct sockaddr *a, socklen_t len);
@@ -249,6 +248,8 @@ int lb_setsockopt(int fd, int level, int name, const void *v, socklen_t len);
 int lb_getsockopt(int fd, int level, int name, void *v, socklen_t *len);
 ssize_t lb_sendto(int fd, const void *b, size_t n, int flags, const struct sockaddr *a, socklen_t len);
 ssize_t lb_recvfrom(int fd, void *b, size_t n, int flags, struct sockaddr *a, socklen_t *len);
+/* SO_RCVTIMEO or SO_SNDTIMEO (OPT) of MS ms (0: none) */
+void lb_timeo(int fd, int opt, long ms);
 #define lb_send(fd, b, n, flags) lb_sendto(fd, b, n, flags, NULL, 0)
 #define lb_recv(fd, b, n, flags) lb_recvfrom(fd, b, n, flags, NULL, NULL)
 void *lb_mmap(size_t len);		/* anonymous, read-write; NULL on failure */

@@ -368,13 +368,6 @@ static void sleep_ms(long ms)
 	poll(NULL, 0, (int)ms);
 }
 
-/* SO_SNDTIMEO of MS ms (0: none), which also bounds connect(): TCP says
- * EINPROGRESS when it ran out, UNIX (a listener's backlog full) EAGAIN */
-static void send_timeout(int fd, long ms)
-{
-	struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
-	lb_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
 
 int lb_xconnect(const struct lb_addr *a, int type)
 {
@@ -389,13 +382,13 @@ int lb_xconnect(const struct lb_addr *a, int type)
 
 	for (;;) {
 		int fd = xsocket(a, type | (a->u.sa.sa_family == AF_UNIX ? 0 : SOCK_NONBLOCK)), err;
-		send_timeout(fd, bound);
+		lb_timeo(fd, SO_SNDTIMEO, bound);	/* bounds connect() too: TCP says EINPROGRESS, UNIX EAGAIN */
 		/* (a port in the ephemeral range with nothing on it: the kernel
 		 * may pick it for our own end and connect us to ourselves;
 		 * LB_ESELF is retried like a refusal) */
 		err = lb_dial(fd, a, bound);
 		if (!err) {
-			send_timeout(fd, 0);
+			lb_timeo(fd, SO_SNDTIMEO, 0);
 			if (lb.verbose)
 				lb_say("connected to ", what, NULL);
 			return fd;

@@ -309,6 +309,16 @@ _Noreturn void lb_sigdie(int sig)
 	_exit(128 + sig);	/* (not reached: SIGINT, SIGTERM and SIGHUP kill) */
 }
 
+/* SO_RCVTIMEO or SO_SNDTIMEO (OPT) of MS ms, 0: none. libc's setsockopt,
+ * not ours: on 32-bit machines musl's option is the kernel's *_NEW with a
+ * 64-bit timeval, which it turns into the old one where the kernel (before
+ * 5.1, or qemu-user) lacks the new. */
+void lb_timeo(int fd, int opt, long ms)
+{
+	struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
+	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
 /* The socket calls (lb.h says why): one line each, a plain system call */
 int lb_bind(int fd, const struct sockaddr *a, socklen_t len) { return (int)syscall(SYS_bind, fd, a, len); }
 int lb_connect(int fd, const struct sockaddr *a, socklen_t len) { return (int)syscall(SYS_connect, fd, a, len); }
