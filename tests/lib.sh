@@ -116,6 +116,23 @@ free_port()
 	rm -f "$f"
 }
 
+# serve_start ARGS...: lo-serve -p 0 -P FILE ARGS in the background, stdout
+# in $T/vout, stderr in $T/verr. Sets SPID (the timeout wrapper), LPID (the
+# server itself) and PORT.
+serve_start()
+{
+	rm -f "$T/vport" "$T/vout" "$T/verr"
+	lb lo-serve -p 0 -P "$T/vport" "$@" >"$T/vout" 2>"$T/verr" &
+	SPID=$!
+	PORT=
+	if ! wait_file "$T/vport" "$SPID"; then
+		problem "lo-serve did not listen: $(oneline "$T/verr")"
+		return 1
+	fi
+	PORT=$(cat "$T/vport")
+	LPID=$(kid "$SPID")
+}
+
 # recv_start ARGS...: lo-recv -p 0 -P FILE ARGS in the background, its
 # stdout in $T/rout (unless ARGS redirect with -o), stderr in $T/rerr.
 # Sets RPID (the timeout wrapper; `kid $RPID` is lo-recv) and PORT.

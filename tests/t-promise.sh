@@ -11,21 +11,6 @@ PY=$(command -v python3 || true)
 PYSYS=
 for p in /usr/bin/python3 /usr/local/bin/python3; do [ -x "$p" ] && { PYSYS=$p; break; }; done
 
-# serve_start ARGS...: lo-serve -p 0 -P FILE ARGS in the background, as in
-# t-serve.sh: SPID (the timeout wrapper), LPID (lo-serve), PORT.
-serve_start()
-{
-	rm -f "$T/vport" "$T/vout" "$T/verr"
-	lb lo-serve -p 0 -P "$T/vport" "$@" >"$T/vout" 2>"$T/verr" &
-	SPID=$!
-	PORT=
-	if ! wait_file "$T/vport" "$SPID"; then
-		problem "lo-serve did not listen: $(oneline "$T/verr")"
-		return 1
-	fi
-	PORT=$(cat "$T/vport")
-	LPID=$(kid "$SPID")
-}
 
 # within MS CMD...: CMD bounded by MS ms (the kill is a failure of its own:
 # exit 124 shows as such); sets DT to the ms it took.
