@@ -113,14 +113,37 @@ void lb_diag_note(int c)
 
 /* ---- lo: rtnetlink ---- */
 
+/* The request being built: the header, the fixed part after it (zero
+ * but for what the caller sets), then the attributes attr() adds */
+static struct {
+	struct lb_nlh h;
+	uint8_t b[48];
+} q;
+
+__attribute__((noinline)) static void begin(int type, int flags, unsigned hdr)
+{
+	memset(&q, 0, sizeof(q));
+	q.h.len = 16 + hdr;
+	q.h.type = (uint16_t)type;
+	q.h.flags = (uint16_t)(LB_NLM_REQ | flags);
+}
+
+/* Attribute TYPE holding the N bytes (a multiple of 4) at V */
+__attribute__((noinline)) static void attr(int type, const void *v, unsigned n)
+{
+	uint16_t *p = (void *)((char *)&q + q.h.len);
+
+	p[0] = (uint16_t)(4 + n);
+	p[1] = (uint16_t)type;
+	memcpy(p + 2, v, n);
+	q.h.len += 4 + n;
+}
+
 /* A dump of TYPE for family FAM, whose request header is HDR bytes */
 static int ask(int type, int fam, unsigned hdr, void (*fn)(void *, struct lb_nlh *), void *arg)
 {
-	struct {
-		struct lb_nlh h;
-		uint8_t fam, pad[19];
-	} q = { { 16 + hdr, (uint16_t)type, LB_NLM_REQ | LB_NLM_DUMP, 0, 0 }, (uint8_t)fam, { 0 } };
-
+	begin(type, LB_NLM_DUMP, hdr);
+	q.b[0] = (uint8_t)fam;
 	hit = 0;
 	return lb_nl(LB_NL_ROUTE, &q, fn, arg);
 }
@@ -188,12 +211,6 @@ static int lo_cause(const struct lb_addr *a)
 	struct ifreq r;
 	int fam = a->u.sa.sa_family, v6 = fam == AF_INET6;
 	unsigned n = v6 ? 16 : 4;
-	struct {
-		struct lb_nlh h;
-		uint8_t rtm[12];
-		uint16_t alen, atype;
-		uint8_t dst[16];
-	} q;
 
 	s1 = v6 ? "::1" : "127.0.0.0/8";	/* for the route */
 	s2 = v6 ? " -6" : "";
@@ -211,15 +228,10 @@ static int lo_cause(const struct lb_addr *a)
 		return r.ifr_mtu < (v6 ? 1280 : 68) ? LB_C_MTU : LB_C_ADDR + v6;
 	}
 	/* the route the kernel would take to A, rules and all */
-	memset(&q, 0, sizeof(q));
-	q.h.len = 32 + n;
-	q.h.type = 26;	/* RTM_GETROUTE */
-	q.h.flags = LB_NLM_REQ;
-	q.rtm[0] = (uint8_t)fam;
-	q.rtm[1] = (uint8_t)(n * 8);
-	q.alen = (uint16_t)(4 + n);
-	q.atype = 1;	/* RTA_DST */
-	memcpy(q.dst, ip(a), n);
+	begin(26 /* RTM_GETROUTE */, 0, 12);
+	q.b[0] = (uint8_t)fam;
+	q.b[1] = (uint8_t)(n * 8);
+	attr(1 /* RTA_DST */, ip(a), n);
 	hit = 0;
 	int e = lb_nl(LB_NL_ROUTE, &q, on_route, NULL);
 	if (hit || (e && e != ENETUNREACH && e != EHOSTUNREACH))
@@ -355,9 +367,6 @@ _Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err, int code)
 {
 	char *what = (char *)lb_addrstr(a);	/* (its own static buffer) */
 	const char *d = lb_strerror(err), *sep = "", *fix = "";
-	if (!code)	/* by the cause, else by the errno */
-		code = c ? lb_diag_code(c) : err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT ? EX_NOLO
-			 : err == ETIMEDOUT ? EX_TIME : EX_FAIL;
 
 	if (!a->u.in.sin_port)	/* "127.0.0.1", not ":0" (a UNIX path is never 0) */
 		*lb_strrchr(what, ':') = 0;
@@ -367,6 +376,11 @@ _Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err, int code)
 		sep = ": ";
 	}
 	lb_write(2, lb.name, ": ", what, ": ", d, sep, fix, "\n", NULL);
+	/* (the code last: computed first, gcc copies the lines above into
+	 * each of its branches) */
+	if (!code)	/* by the cause, else by the errno */
+		code = c ? lb_diag_code(c) : err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT ? EX_NOLO
+			 : err == ETIMEDOUT ? EX_TIME : EX_FAIL;
 	lb_exit(code);
 }
 
@@ -429,28 +443,23 @@ void lb_diag_notes(void)
 
 /* ---- --up ---- */
 
-/* The requests that add 127.0.0.1/8 and ::1 (ifaddrmsg: IFA_F_NODAD,
- * scope host, lo; IFA_LOCAL), the local routes for 127.0.0.0/8 and ::1
- * (rtmsg: table local, proto boot, scope host, type local; RTA_DST,
- * RTA_OIF lo), the rule "lookup local" at 0 (fib_rule_hdr: table local,
- * to the table; FRA_PRIORITY): whole messages, their header's length and
- * type aside. (Little-endian attribute headers: every target here is.) */
-#define A(len, type) len, 0, type, 0
-static const uint8_t tmpl[6][44] = {
-	{ 32, 20, AF_INET, 8, 0, 254, 1, 0, 0, 0, A(8, 2), 127, 0, 0, 1 },
-	{ 44, 20, AF_INET6, 128, 2, 254, 1, 0, 0, 0, A(20, 2), [27] = 1 },
-	{ 44, 24, AF_INET, 8, 0, 0, 255, 3, 254, 2, 0, 0, 0, 0, A(8, 1), 127, 0, 0, 0, A(8, 4), 1 },
-	{ 56, 24, AF_INET6, 128, 0, 0, 255, 3, 254, 2, 0, 0, 0, 0, A(20, 1), [31] = 1, A(8, 4), 1 },
-	{ 36, 32, AF_INET, 0, 0, 0, 255, 0, 0, 1, 0, 0, 0, 0, A(8, 6) },
-	{ 36, 32, AF_INET6, 0, 0, 0, 255, 0, 0, 1, 0, 0, 0, 0, A(8, 6) },
+/* The fixed parts of the requests that add 127.0.0.1/8 and ::1
+ * (ifaddrmsg: IFA_F_NODAD for ::1, scope host, lo), the local routes for
+ * 127.0.0.0/8 and ::1 (rtmsg: table local, proto boot, scope host, type
+ * local) and the rule "lookup local" (fib_rule_hdr: table local, to the
+ * table); repair() adds the attributes. */
+static const uint8_t fixed[6][8] = {
+	{ AF_INET, 8, 0, 254, 1 }, { AF_INET6, 128, 2, 254, 1 },
+	{ AF_INET, 8, 0, 0, 255, 3, 254, 2 }, { AF_INET6, 128, 0, 0, 255, 3, 254, 2 },
+	{ AF_INET, 0, 0, 0, 255, 0, 0, 1 }, { AF_INET6, 0, 0, 0, 255, 0, 0, 1 },
 };
 
 /* Repair cause C for A: 0, or the errno that stopped it */
 static int repair(int c, const struct lb_addr *a)
 {
-	uint32_t b[16];
-	struct lb_nlh *h = (void *)b;
-	const uint8_t *t = tmpl[(c == LB_C_ROUTE ? 2 : c == LB_C_RULE ? 4 : 0) + (a->u.sa.sa_family == AF_INET6)];
+	int v6 = a->u.sa.sa_family == AF_INET6, k = c == LB_C_ROUTE ? 1 : c == LB_C_RULE ? 2 : 0;
+	unsigned n = v6 ? 16 : 4;
+	uint32_t one = 1, zero = 0;
 	struct ifreq r;
 
 	if (c == LB_C_DOWN || c == LB_C_MTU) {
@@ -460,11 +469,18 @@ static int repair(int c, const struct lb_addr *a)
 			r.ifr_mtu = 65536;
 		return ifreq(c == LB_C_MTU ? SIOCSIFMTU : SIOCSIFFLAGS, &r) ? errno : 0;
 	}
-	h->len = t[0];
-	h->type = t[1];
-	h->flags = LB_NLM_REQ | LB_NLM_ACK | 0x600;	/* EXCL CREATE */
-	memcpy(h + 1, t + 2, 42);
-	return lb_nl(LB_NL_ROUTE, b, NULL, NULL);
+	/* RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWRULE; NLM_F_EXCL | NLM_F_CREATE */
+	begin("\x14\x18\x20"[k], LB_NLM_ACK | 0x600, k ? 12 : 8);
+	memcpy(q.b, fixed[k * 2 + v6], 8);
+	if (k == 2)	/* FRA_PRIORITY 0 */
+		attr(6, &zero, 4);
+	else	/* IFA_LOCAL, RTA_DST: the address */
+		attr(2 - k, ip(a), n);
+	if (k == 1) {
+		((uint8_t *)&q)[q.h.len - n + 3] = 0;	/* 127.0.0.0 (::1 has a 0 there too) */
+		attr(4 /* RTA_OIF */, &one, 4);
+	}
+	return lb_nl(LB_NL_ROUTE, &q, NULL, NULL);
 }
 
 /* Each repair is said as the command that does the same */
