@@ -22,35 +22,50 @@
 struct lb_found lb_found[6];
 int lb_nfound;
 
+/* Words that several texts share, each one byte in them (put() spells
+ * it out): the phrases after the causes in texts[] */
+#define RUN	"\001"	/* "run lo-echo --up, or " */
+#define DEV	"\002"	/* " dev lo" */
+#define ADD	"\003"	/* "ip addr add " */
+#define LINK	"\004"	/* "ip link set lo " */
+#define FILTER	"\005"	/* "a packet filter " */
+#define LOOP	"\006"	/* "loopback " */
+#define OTHER	"\007"	/* "use another port" */
+#define LOCAL	"\010"	/* " local" */
+#define LISTEN	"\011"	/* " listen" */
+
 /* code, detail, fix; for each cause. In a detail or a fix '$' and '^'
- * stand for the strings s1 and s2, '#' for the next of num[]; a fix
- * starting with '+' is "run lo-echo --up, or " and the rest, one starting
- * with '=' the fix before it. */
+ * stand for the strings s1 and s2, '#' for the next of num[]; a fix that
+ * is '=' is the one before it. A fix starting with RUN is a repair of
+ * --up's: the rest is the command that does the same. */
 static const char texts[] =
-	"lo-down\0loopback interface lo is down\0+ip link set lo up\0"
-	"no-addr\0address not assigned to lo\0+ip addr add 127.0.0.1/8 dev lo\0"
-	"no-ipv6\0::1 is not available\0+ip addr add ::1 dev lo, or sysctl -w net.ipv6.conf.lo.disable_ipv6=0\0"
-	"mtu\0lo's MTU # is too small (IPv4 needs 68, IPv6 1280)\0+ip link set lo mtu 65536\0"
-	"no-route\0no local route for $\0+ip route add local $ dev lo table local\0"
-	"no-rule\0no rule \"lookup local\"\0+ip^ rule add pref 0 lookup local\0"
-	"drop\0a packet filter drops loopback $\0allow lo in it\0"
-	"reject\0a packet filter rejects loopback $ (^)\0=\0"
+	"lo-down\0" LOOP "interface lo is down\0" RUN LINK "up\0"
+	"no-addr\0address not assigned to lo\0" RUN ADD "127.0.0.1/8" DEV "\0"
+	"no-ipv6\0::1 is not available\0" RUN ADD "::1" DEV ", or sysctl -w net.ipv6.conf.lo.disable_ipv6=0\0"
+	"mtu\0lo's MTU # is too small (IPv4 needs 68, IPv6 1280)\0" RUN LINK "mtu 65536\0"
+	"no-route\0no" LOCAL " route for $\0" RUN "ip route add" LOCAL " $" DEV " table" LOCAL "\0"
+	"no-rule\0no rule \"lookup" LOCAL "\"\0" RUN "ip^ rule add pref 0 lookup" LOCAL "\0"
+	"drop\0" FILTER "drops " LOOP "$\0allow lo in it\0"
+	"reject\0" FILTER "rejects " LOOP "$ (^)\0=\0"
 	"sandbox\0a sandbox ($) forbids the socket (^)\0allow it there\0"
-	"no-port\0no free local port (ephemeral range$)\0widen net.ipv4.ip_local_port_range\0"
-	"self\0connected to itself (nothing listens; port # is ephemeral$)\0use another port\0"
-	"family\0connection refused, but $ listens\0use ^\0"
-	"time-wait\0in use only by # TIME_WAIT sockets for # s (made without SO_REUSEADDR, no listener can take the port)\0"
-		"wait, or use another port\0"
-	"queue\0the listener's queue is full (#)\0make it accept\0"
-	"qdisc\0a qdisc ($) on lo delays or drops traffic\0tc qdisc del dev lo root\0"
-	"hosts\0/etc/hosts lacks localhost\0add: 127.0.0.1 localhost\0";
+	"no-port\0no free" LOCAL " port (ephemeral range$)\0widen net.ipv4.ip_local_port_range\0"
+	"self\0connected to itself (nothing" LISTEN "s; port # is ephemeral$)\0" OTHER "\0"
+	"family\0connection refused, but $" LISTEN "s\0use ^\0"
+	"time-wait\0in use only by # TIME_WAIT sockets for # s (made without SO_REUSEADDR, no" LISTEN "er can take the port)\0"
+		"wait, or " OTHER "\0"
+	"queue\0the" LISTEN "er's queue is full (#)\0make it accept\0"
+	"qdisc\0a qdisc ($) on lo delays or drops traffic\0tc qdisc del" DEV " root\0"
+	"hosts\0/etc/hosts lacks" LOCAL "host\0add: 127.0.0.1" LOCAL "host\0"
+	/* the phrases, RUN to LISTEN */
+	"run lo-echo --up, or \0 dev lo\0ip addr add \0ip link set lo \0a packet filter \0loopback \0"
+	"use another port\0 local\0 listen";
 
 static const char *s1, *s2;
 static uint64_t num[3];
 static int hit;			/* set by the netlink callbacks */
 struct lb_found *lb_last;
 
-/* Text W (0 code, 1 detail, 2 fix) of cause C */
+/* Text W (0 code, 1 detail, 2 fix) of cause C; of C 17, the phrase W + 1 */
 static const char *text(int c, int w)
 {
 	const char *s = texts;
@@ -71,11 +86,11 @@ static char *put(char *p, const char *t)
 	char b[24];
 	int k = 0;
 
-	if (*t == '+')
-		p = lb_stpcpy(p, "run lo-echo --up, or "), t++;
 	for (; *t; t++) {
 		const char *s = *t == '$' ? s1 : *t == '^' ? s2 : *t == '#' ? lb_utoa(b, num[k++]) : NULL;
-		if (s)
+		if (*t <= *LISTEN)	/* a phrase: the ones after cause 16 */
+			p = put(p, text(LB_C_HOSTS + 1, *t - 1)) - 1;
+		else if (s)
 			p = lb_stpcpy(p, s);
 		else
 			*p++ = *t;
@@ -114,18 +129,21 @@ void lb_diag_note(int c)
 /* ---- lo: rtnetlink ---- */
 
 /* The request being built: the header, the fixed part after it (zero
- * but for what the caller sets), then the attributes attr() adds */
+ * but for the family and what the caller sets), then the attributes
+ * attr() adds. (hit is cleared for the answers' callback.) */
 static struct {
 	struct lb_nlh h;
-	uint8_t b[48];
+	uint8_t b[56];
 } q;
 
-__attribute__((noinline)) static void begin(int type, int flags, unsigned hdr)
+__attribute__((noinline)) static void begin(int type, int flags, unsigned hdr, int fam)
 {
 	memset(&q, 0, sizeof(q));
 	q.h.len = 16 + hdr;
 	q.h.type = (uint16_t)type;
 	q.h.flags = (uint16_t)(LB_NLM_REQ | flags);
+	q.b[0] = (uint8_t)fam;
+	hit = 0;
 }
 
 /* Attribute TYPE holding the N bytes (a multiple of 4) at V */
@@ -140,17 +158,28 @@ __attribute__((noinline)) static void attr(int type, const void *v, unsigned n)
 }
 
 /* A dump of TYPE for family FAM, whose request header is HDR bytes */
-static int ask(int type, int fam, unsigned hdr, void (*fn)(void *, struct lb_nlh *), void *arg)
+__attribute__((noinline)) static int ask(int type, int fam, unsigned hdr, void (*fn)(void *, struct lb_nlh *), void *arg)
 {
-	begin(type, LB_NLM_DUMP, hdr);
-	q.b[0] = (uint8_t)fam;
-	hit = 0;
+	begin(type, LB_NLM_DUMP, hdr, fam);
 	return lb_nl(LB_NL_ROUTE, &q, fn, arg);
 }
 
 static const uint8_t *ip(const struct lb_addr *a)
 {
 	return a->u.sa.sa_family == AF_INET ? (const uint8_t *)&a->u.in.sin_addr : a->u.in6.sin6_addr.s6_addr;
+}
+
+/* 127.0.0.1 or (V6) ::1 in O, port 0 */
+__attribute__((noinline)) static void lo_addr(struct lb_addr *o, int v6)
+{
+	memset(o, 0, sizeof(*o));
+	if (v6) {
+		o->u.in6.sin6_family = AF_INET6;
+		o->u.in6.sin6_addr.s6_addr[15] = 1;
+	} else {
+		o->u.in.sin_family = AF_INET;
+		o->u.in.sin_addr.s_addr = __builtin_bswap32(INADDR_LOOPBACK);
+	}
 }
 
 /* an address of lo's that covers A's (ifaddrmsg: family, prefixlen,
@@ -228,11 +257,9 @@ static int lo_cause(const struct lb_addr *a)
 		return r.ifr_mtu < (v6 ? 1280 : 68) ? LB_C_MTU : LB_C_ADDR + v6;
 	}
 	/* the route the kernel would take to A, rules and all */
-	begin(26 /* RTM_GETROUTE */, 0, 12);
-	q.b[0] = (uint8_t)fam;
+	begin(26 /* RTM_GETROUTE */, 0, 12, fam);
 	q.b[1] = (uint8_t)(n * 8);
 	attr(1 /* RTA_DST */, ip(a), n);
-	hit = 0;
 	int e = lb_nl(LB_NL_ROUTE, &q, on_route, NULL);
 	if (hit || (e && e != ENETUNREACH && e != EHOSTUNREACH))
 		return 0;
@@ -269,17 +296,12 @@ static void on_sock(void *arg, struct lb_nlh *m)
  * port: 0, or the errno that says sock_diag cannot tell */
 static int socks(const struct lb_addr *a, int proto)
 {
-	struct lb_diag_req q;
-
-	memset(&q, 0, sizeof(q));
 	memset(&so, 0, sizeof(so));
 	so.a = a;
-	q.h.len = sizeof(q);
-	q.h.type = LB_DIAG_BY_FAMILY;
-	q.h.flags = LB_NLM_REQ | LB_NLM_DUMP;
-	q.family = (uint8_t)a->u.sa.sa_family;
-	q.protocol = (uint8_t)proto;
-	q.states = ~0u;
+	/* inet_diag_req_v2: family, protocol, ext, pad, states, id */
+	begin(LB_DIAG_BY_FAMILY, LB_NLM_DUMP, sizeof(struct lb_diag_req) - 16, a->u.sa.sa_family);
+	q.b[1] = (uint8_t)proto;
+	memset(q.b + 4, 0xff, 4);	/* every state */
 	return lb_nl(LB_NL_DIAG, &q, on_sock, NULL);
 }
 
@@ -344,13 +366,8 @@ int lb_diag(const struct lb_addr *a, int op, int err)
 			s2 = "refused, though a listener is there";
 			c = LB_C_REJECT;
 		} else {	/* the other family's loopback, same port */
-			memset(&o, 0, sizeof(o));
+			lo_addr(&o, fam == AF_INET);
 			o.u.in.sin_port = a->u.in.sin_port;
-			o.u.sa.sa_family = (sa_family_t)(AF_INET + AF_INET6 - fam);
-			if (fam == AF_INET)
-				o.u.in6.sin6_addr.s6_addr[15] = 1;
-			else
-				o.u.in.sin_addr.s_addr = __builtin_bswap32(INADDR_LOOPBACK);
 			s2 = fam == AF_INET ? "-6" : "-a 127.0.0.1";
 			if (!socks(&o, proto) && so.listen)
 				s1 = lb_addrstr(&o), c = LB_C_OTHER;
@@ -470,7 +487,7 @@ static int repair(int c, const struct lb_addr *a)
 		return ifreq(c == LB_C_MTU ? SIOCSIFMTU : SIOCSIFFLAGS, &r) ? errno : 0;
 	}
 	/* RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWRULE; NLM_F_EXCL | NLM_F_CREATE */
-	begin("\x14\x18\x20"[k], LB_NLM_ACK | 0x600, k ? 12 : 8);
+	begin("\x14\x18\x20"[k], LB_NLM_ACK | 0x600, k ? 12 : 8, 0);
 	memcpy(q.b, fixed[k * 2 + v6], 8);
 	if (k == 2)	/* FRA_PRIORITY 0 */
 		attr(6, &zero, 4);
@@ -480,7 +497,7 @@ static int repair(int c, const struct lb_addr *a)
 		((uint8_t *)&q)[q.h.len - n + 3] = 0;	/* 127.0.0.0 (::1 has a 0 there too) */
 		attr(4 /* RTA_OIF */, &one, 4);
 	}
-	return lb_nl(LB_NL_ROUTE, &q, NULL, NULL);
+	return lb_nl(LB_NL_ROUTE, &q, on_route, NULL);	/* (only an ack comes) */
 }
 
 /* Each repair is said as the command that does the same */
@@ -490,14 +507,7 @@ void lb_up(void)
 	char w[96];
 
 	for (int v6 = 0; v6 < 2; v6++) {
-		memset(&a, 0, sizeof(a));
-		if (v6) {
-			a.u.in6.sin6_family = AF_INET6;
-			a.u.in6.sin6_addr.s6_addr[15] = 1;
-		} else {
-			a.u.in.sin_family = AF_INET;
-			a.u.in.sin_addr.s_addr = __builtin_bswap32(INADDR_LOOPBACK);
-		}
+		lo_addr(&a, v6);
 		for (int c, last = 0; (c = lo_cause(&a)) && c != last; last = c) {
 			int e = repair(c, &a);
 			put(w, text(c, 2) + 1);
