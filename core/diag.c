@@ -33,32 +33,35 @@ int lb_nfound;
 #define OTHER	"\007"	/* "use another port" */
 #define LOCAL	"\010"	/* " local" */
 #define LISTEN	"\011"	/* " listen" */
+#define PORT	"\012"	/* " port" */
+#define LO	"\013"	/* " lo" */
+#define IS	"\014"	/* " is " */
 
 /* code, detail, fix; for each cause. In a detail or a fix '$' and '^'
  * stand for the strings s1 and s2, '#' for the next of num[]; a fix that
  * is '=' is the one before it. A fix starting with RUN is a repair of
  * --up's: the rest is the command that does the same. */
 static const char texts[] =
-	"lo-down\0" LOOP "interface lo is down\0" RUN LINK "up\0"
-	"no-addr\0address not assigned to lo\0" RUN ADD "127.0.0.1/8" DEV "\0"
-	"no-ipv6\0::1 is not available\0" RUN ADD "::1" DEV ", or sysctl -w net.ipv6.conf.lo.disable_ipv6=0\0"
-	"mtu\0lo's MTU # is too small (IPv4 needs 68, IPv6 1280)\0" RUN LINK "mtu 65536\0"
+	"lo-down\0" LOOP "interface" LO IS "down\0" RUN LINK "up\0"
+	"no-addr\0address not assigned to" LO "\0" RUN ADD "127.0.0.1/8" DEV "\0"
+	"no-ipv6\0::1" IS "not available\0" RUN ADD "::1" DEV ", or sysctl -w net.ipv6.conf.lo.disable_ipv6=0\0"
+	"mtu\0lo's MTU #" IS "too small (IPv4 needs 68, IPv6 1280)\0" RUN LINK "mtu 65536\0"
 	"no-route\0no" LOCAL " route for $\0" RUN "ip route add" LOCAL " $" DEV " table" LOCAL "\0"
 	"no-rule\0no rule \"lookup" LOCAL "\"\0" RUN "ip^ rule add pref 0 lookup" LOCAL "\0"
-	"drop\0" FILTER "drops " LOOP "$\0allow lo in it\0"
+	"drop\0" FILTER "drops " LOOP "$\0allow" LO " in it\0"
 	"reject\0" FILTER "rejects " LOOP "$ (^)\0=\0"
 	"sandbox\0a sandbox ($) forbids the socket (^)\0allow it there\0"
-	"no-port\0no free" LOCAL " port (ephemeral range$)\0widen net.ipv4.ip_local_port_range\0"
-	"self\0connected to itself (nothing" LISTEN "s; port # is ephemeral$)\0" OTHER "\0"
+	"no-port\0no free" LOCAL PORT " (ephemeral range$)\0widen net.ipv4.ip_local_port_range\0"
+	"self\0connected to itself (nothing" LISTEN "s;" PORT " #" IS "ephemeral$)\0" OTHER "\0"
 	"family\0connection refused, but $" LISTEN "s\0use ^\0"
-	"time-wait\0in use only by # TIME_WAIT sockets for # s (made without SO_REUSEADDR, no" LISTEN "er can take the port)\0"
+	"time-wait\0in use only by # TIME_WAIT sockets for # s (made without SO_REUSEADDR, no" LISTEN "er can take the" PORT ")\0"
 		"wait, or " OTHER "\0"
-	"queue\0the" LISTEN "er's queue is full (#)\0make it accept\0"
-	"qdisc\0a qdisc ($) on lo delays or drops traffic\0tc qdisc del" DEV " root\0"
+	"queue\0the" LISTEN "er's queue" IS "full (#)\0make it accept\0"
+	"qdisc\0a qdisc ($) on" LO " delays or drops traffic\0tc qdisc del" DEV " root\0"
 	"hosts\0/etc/hosts lacks" LOCAL "host\0add: 127.0.0.1" LOCAL "host\0"
-	/* the phrases, RUN to LISTEN */
-	"run lo-echo --up, or \0 dev lo\0ip addr add \0ip link set lo \0a packet filter \0loopback \0"
-	"use another port\0 local\0 listen";
+	/* the phrases, RUN to IS */
+	"run" LO "-echo --up, or \0 dev" LO "\0ip addr add \0ip link set" LO " \0a packet filter \0loopback \0"
+	"use another" PORT "\0 local\0 listen\0 port\0 lo\0 is ";
 
 static const char *s1, *s2;
 static uint64_t num[3];
@@ -88,7 +91,7 @@ static char *put(char *p, const char *t)
 
 	for (; *t; t++) {
 		const char *s = *t == '$' ? s1 : *t == '^' ? s2 : *t == '#' ? lb_utoa(b, num[k++]) : NULL;
-		if (*t <= *LISTEN)	/* a phrase: the ones after cause 16 */
+		if ((unsigned char)*t <= *IS)	/* a phrase: the ones after cause 16 (a byte over 127 is none) */
 			p = put(p, text(LB_C_HOSTS + 1, *t - 1)) - 1;
 		else if (s)
 			p = lb_stpcpy(p, s);
@@ -316,7 +319,7 @@ static void range(void)
 
 	s1 = "";
 	close(fd);
-	num[1] = 0;
+	num[0] = num[1] = 0;
 	for (char *p = r; p < r + n && i < 2; p++)
 		if (*p >= '0' && *p <= '9')
 			num[i] = num[i] * 10 + (uint64_t)(*p - '0');
@@ -351,7 +354,6 @@ int lb_diag(const struct lb_addr *a, int op, int err)
 	} else if (err == EHOSTUNREACH || err == ENETUNREACH) {
 		c = LB_C_REJECT;
 	} else if (err == LB_ESELF || (err == EADDRNOTAVAIL && op == LB_OP_CONNECT) || (err == EADDRINUSE && !port)) {
-		num[0] = 0;
 		range();
 		num[0] = port;
 		c = err == LB_ESELF ? LB_C_SELF : LB_C_NOPORT;
