@@ -133,7 +133,9 @@ void lb_diag_note(int c)
 
 /* The request being built: the header, the fixed part after it (zero
  * but for the family and what the caller sets), then the attributes
- * attr() adds. (hit is cleared for the answers' callback.) */
+ * attr() adds. (hit is cleared for the answers' callback.) noinline on
+ * ask and lo_addr: -Oz copied them into each caller, and the copies
+ * cost more than the calls (measured); on begin and attr, to keep it so. */
 static struct {
 	struct lb_nlh h;
 	uint8_t b[56];
