@@ -38,8 +38,7 @@ int lb_nfound;
 #define IS	"\014"	/* " is " */
 
 /* code, detail, fix; for each cause. In a detail or a fix '$' and '^'
- * stand for the strings s1 and s2, '#' for the next of num[]; a fix that
- * is '=' is the one before it. A fix starting with RUN is a repair of
+ * stand for the strings s1 and s2, '#' for the next of num[]. A fix starting with RUN is a repair of
  * --up's: the rest is the command that does the same. */
 static const char texts[] =
 	"lo-down\0" LOOP "interface" LO IS "down\0" RUN LINK "up\0"
@@ -49,7 +48,7 @@ static const char texts[] =
 	"no-route\0no" LOCAL " route for $\0" RUN "ip route add" LOCAL " $" DEV " table" LOCAL "\0"
 	"no-rule\0no rule \"lookup" LOCAL "\"\0" RUN "ip^ rule add pref 0 lookup" LOCAL "\0"
 	"drop\0" FILTER "drops " LOOP "$\0allow" LO " in it\0"
-	"reject\0" FILTER "rejects " LOOP "$ (^)\0=\0"
+	"reject\0" FILTER "rejects " LOOP "$ (^)\0allow" LO " in it\0"
 	"sandbox\0a sandbox ($) forbids the socket (^)\0allow it there\0"
 	"no-port\0no free" LOCAL PORT " (ephemeral range$)\0widen net.ipv4.ip_local_port_range\0"
 	"self\0connected to itself (nothing" LISTEN "s;" PORT " #" IS "ephemeral$)\0" OTHER "\0"
@@ -75,7 +74,7 @@ static const char *text(int c, int w)
 
 	for (int i = (c - 1) * 3 + w; i--;)
 		s += strlen(s) + 1;
-	return *s == '=' ? text(c - 1, w) : s;
+	return s;
 }
 
 const char *lb_diag_name(int c)
