@@ -22,42 +22,59 @@
 struct lb_found lb_found[6];
 int lb_nfound;
 
+/* Words that several texts share, each one byte in them (put() spells
+ * it out): the phrases after the causes in texts[] */
+#define RUN	"\001"	/* "run lo-echo --up, or " */
+#define DEV	"\002"	/* " dev lo" */
+#define ADD	"\003"	/* "ip addr add " */
+#define LINK	"\004"	/* "ip link set lo " */
+#define FILTER	"\005"	/* "a packet filter " */
+#define LOOP	"\006"	/* "loopback " */
+#define OTHER	"\007"	/* "use another port" */
+#define LOCAL	"\010"	/* " local" */
+#define LISTEN	"\011"	/* " listen" */
+#define PORT	"\012"	/* " port" */
+#define LO	"\013"	/* " lo" */
+#define IS	"\014"	/* " is " */
+
 /* code, detail, fix; for each cause. In a detail or a fix '$' and '^'
- * stand for the strings s1 and s2, '#' for the next of num[]; a fix
- * starting with '+' is "run lo-echo --up, or " and the rest, one starting
- * with '=' the fix before it. */
+ * stand for the strings s1 and s2, '#' for the next of num[]. A fix starting with RUN is a repair of
+ * --up's: the rest is the command that does the same. */
 static const char texts[] =
-	"lo-down\0loopback interface lo is down\0+ip link set lo up\0"
-	"no-addr\0address not assigned to lo\0+ip addr add 127.0.0.1/8 dev lo\0"
-	"no-ipv6\0::1 is not available\0+ip addr add ::1 dev lo, or sysctl -w net.ipv6.conf.lo.disable_ipv6=0\0"
-	"mtu\0lo's MTU # is too small (IPv4 needs 68, IPv6 1280)\0+ip link set lo mtu 65536\0"
-	"no-route\0no local route for $\0+ip route add local $ dev lo table local\0"
-	"no-rule\0no rule \"lookup local\"\0+ip^ rule add pref 0 lookup local\0"
-	"drop\0a packet filter drops loopback $\0allow lo in it\0"
-	"reject\0a packet filter rejects loopback $ (^)\0=\0"
+	"lo-down\0" LOOP "interface" LO IS "down\0" RUN LINK "up\0"
+	"no-addr\0address not assigned to" LO "\0" RUN ADD "127.0.0.1/8" DEV "\0"
+	"no-ipv6\0::1" IS "not available\0" RUN ADD "::1" DEV ", or sysctl -w net.ipv6.conf.lo.disable_ipv6=0\0"
+	"mtu\0lo's MTU #" IS "too small (IPv4 needs 68, IPv6 1280)\0" RUN LINK "mtu 65536\0"
+	"no-route\0no" LOCAL " route for $\0" RUN "ip route add" LOCAL " $" DEV " table" LOCAL "\0"
+	"no-rule\0no rule \"lookup" LOCAL "\"\0" RUN "ip^ rule add pref 0 lookup" LOCAL "\0"
+	"drop\0" FILTER "drops " LOOP "$\0allow" LO " in it\0"
+	"reject\0" FILTER "rejects " LOOP "$ (^)\0allow" LO " in it\0"
 	"sandbox\0a sandbox ($) forbids the socket (^)\0allow it there\0"
-	"no-port\0no free local port (ephemeral range$)\0widen net.ipv4.ip_local_port_range\0"
-	"self\0connected to itself (nothing listens; port # is ephemeral$)\0use another port\0"
-	"family\0connection refused, but $ listens\0use ^\0"
-	"time-wait\0in use only by # TIME_WAIT sockets for # s (made without SO_REUSEADDR, no listener can take the port)\0"
-		"wait, or use another port\0"
-	"queue\0the listener's queue is full (#)\0make it accept\0"
-	"qdisc\0a qdisc ($) on lo delays or drops traffic\0tc qdisc del dev lo root\0"
-	"hosts\0/etc/hosts lacks localhost\0add: 127.0.0.1 localhost\0";
+	"no-port\0no free" LOCAL PORT " (ephemeral range$)\0widen net.ipv4.ip_local_port_range\0"
+	"self\0connected to itself (nothing" LISTEN "s;" PORT " #" IS "ephemeral$)\0" OTHER "\0"
+	"family\0connection refused, but $" LISTEN "s\0use ^\0"
+	"time-wait\0in use only by # TIME_WAIT sockets for # s (made without SO_REUSEADDR, no" LISTEN "er can take the" PORT ")\0"
+		"wait, or " OTHER "\0"
+	"queue\0the" LISTEN "er's queue" IS "full (#)\0make it accept\0"
+	"qdisc\0a qdisc ($) on" LO " delays or drops traffic\0tc qdisc del" DEV " root\0"
+	"hosts\0/etc/hosts lacks" LOCAL "host\0add: 127.0.0.1" LOCAL "host\0"
+	/* the phrases, RUN to IS */
+	"run" LO "-echo --up, or \0 dev" LO "\0ip addr add \0ip link set" LO " \0a packet filter \0loopback \0"
+	"use another" PORT "\0 local\0 listen\0 port\0 lo\0 is ";
 
 static const char *s1, *s2;
 static uint64_t num[3];
 static int hit;			/* set by the netlink callbacks */
 struct lb_found *lb_last;
 
-/* Text W (0 code, 1 detail, 2 fix) of cause C */
+/* Text W (0 code, 1 detail, 2 fix) of cause C; of C 17, the phrase W + 1 */
 static const char *text(int c, int w)
 {
 	const char *s = texts;
 
 	for (int i = (c - 1) * 3 + w; i--;)
 		s += strlen(s) + 1;
-	return *s == '=' ? text(c - 1, w) : s;
+	return s;
 }
 
 const char *lb_diag_name(int c)
@@ -71,11 +88,11 @@ static char *put(char *p, const char *t)
 	char b[24];
 	int k = 0;
 
-	if (*t == '+')
-		p = lb_stpcpy(p, "run lo-echo --up, or "), t++;
 	for (; *t; t++) {
 		const char *s = *t == '$' ? s1 : *t == '^' ? s2 : *t == '#' ? lb_utoa(b, num[k++]) : NULL;
-		if (s)
+		if ((unsigned char)*t <= *IS)	/* a phrase: the ones after cause 16 (a byte over 127 is none) */
+			p = put(p, text(LB_C_HOSTS + 1, *t - 1)) - 1;
+		else if (s)
 			p = lb_stpcpy(p, s);
 		else
 			*p++ = *t;
@@ -113,21 +130,60 @@ void lb_diag_note(int c)
 
 /* ---- lo: rtnetlink ---- */
 
-/* A dump of TYPE for family FAM, whose request header is HDR bytes */
-static int ask(int type, int fam, unsigned hdr, void (*fn)(void *, struct lb_nlh *), void *arg)
-{
-	struct {
-		struct lb_nlh h;
-		uint8_t fam, pad[19];
-	} q = { { 16 + hdr, (uint16_t)type, LB_NLM_REQ | LB_NLM_DUMP, 0, 0 }, (uint8_t)fam, { 0 } };
+/* The request being built: the header, the fixed part after it (zero
+ * but for the family and what the caller sets), then the attributes
+ * attr() adds. (hit is cleared for the answers' callback.) noinline on
+ * ask and lo_addr: -Oz copied them into each caller, and the copies
+ * cost more than the calls (measured); on begin and attr, to keep it so. */
+static struct {
+	struct lb_nlh h;
+	uint8_t b[56];
+} q;
 
+__attribute__((noinline)) static void begin(int type, int flags, unsigned hdr, int fam)
+{
+	memset(&q, 0, sizeof(q));
+	q.h.len = 16 + hdr;
+	q.h.type = (uint16_t)type;
+	q.h.flags = (uint16_t)(LB_NLM_REQ | flags);
+	q.b[0] = (uint8_t)fam;
 	hit = 0;
+}
+
+/* Attribute TYPE holding the N bytes (a multiple of 4) at V */
+__attribute__((noinline)) static void attr(int type, const void *v, unsigned n)
+{
+	uint16_t *p = (void *)((char *)&q + q.h.len);
+
+	p[0] = (uint16_t)(4 + n);
+	p[1] = (uint16_t)type;
+	memcpy(p + 2, v, n);
+	q.h.len += 4 + n;
+}
+
+/* A dump of TYPE for family FAM, whose request header is HDR bytes */
+__attribute__((noinline)) static int ask(int type, int fam, unsigned hdr, void (*fn)(void *, struct lb_nlh *), void *arg)
+{
+	begin(type, LB_NLM_DUMP, hdr, fam);
 	return lb_nl(LB_NL_ROUTE, &q, fn, arg);
 }
 
 static const uint8_t *ip(const struct lb_addr *a)
 {
 	return a->u.sa.sa_family == AF_INET ? (const uint8_t *)&a->u.in.sin_addr : a->u.in6.sin6_addr.s6_addr;
+}
+
+/* 127.0.0.1 or (V6) ::1 in O, port 0 */
+__attribute__((noinline)) static void lo_addr(struct lb_addr *o, int v6)
+{
+	memset(o, 0, sizeof(*o));
+	if (v6) {
+		o->u.in6.sin6_family = AF_INET6;
+		o->u.in6.sin6_addr.s6_addr[15] = 1;
+	} else {
+		o->u.in.sin_family = AF_INET;
+		o->u.in.sin_addr.s_addr = __builtin_bswap32(INADDR_LOOPBACK);
+	}
 }
 
 /* an address of lo's that covers A's (ifaddrmsg: family, prefixlen,
@@ -188,12 +244,6 @@ static int lo_cause(const struct lb_addr *a)
 	struct ifreq r;
 	int fam = a->u.sa.sa_family, v6 = fam == AF_INET6;
 	unsigned n = v6 ? 16 : 4;
-	struct {
-		struct lb_nlh h;
-		uint8_t rtm[12];
-		uint16_t alen, atype;
-		uint8_t dst[16];
-	} q;
 
 	s1 = v6 ? "::1" : "127.0.0.0/8";	/* for the route */
 	s2 = v6 ? " -6" : "";
@@ -211,16 +261,9 @@ static int lo_cause(const struct lb_addr *a)
 		return r.ifr_mtu < (v6 ? 1280 : 68) ? LB_C_MTU : LB_C_ADDR + v6;
 	}
 	/* the route the kernel would take to A, rules and all */
-	memset(&q, 0, sizeof(q));
-	q.h.len = 32 + n;
-	q.h.type = 26;	/* RTM_GETROUTE */
-	q.h.flags = LB_NLM_REQ;
-	q.rtm[0] = (uint8_t)fam;
-	q.rtm[1] = (uint8_t)(n * 8);
-	q.alen = (uint16_t)(4 + n);
-	q.atype = 1;	/* RTA_DST */
-	memcpy(q.dst, ip(a), n);
-	hit = 0;
+	begin(26 /* RTM_GETROUTE */, 0, 12, fam);
+	q.b[1] = (uint8_t)(n * 8);
+	attr(1 /* RTA_DST */, ip(a), n);
 	int e = lb_nl(LB_NL_ROUTE, &q, on_route, NULL);
 	if (hit || (e && e != ENETUNREACH && e != EHOSTUNREACH))
 		return 0;
@@ -257,17 +300,12 @@ static void on_sock(void *arg, struct lb_nlh *m)
  * port: 0, or the errno that says sock_diag cannot tell */
 static int socks(const struct lb_addr *a, int proto)
 {
-	struct lb_diag_req q;
-
-	memset(&q, 0, sizeof(q));
 	memset(&so, 0, sizeof(so));
 	so.a = a;
-	q.h.len = sizeof(q);
-	q.h.type = LB_DIAG_BY_FAMILY;
-	q.h.flags = LB_NLM_REQ | LB_NLM_DUMP;
-	q.family = (uint8_t)a->u.sa.sa_family;
-	q.protocol = (uint8_t)proto;
-	q.states = ~0u;
+	/* inet_diag_req_v2: family, protocol, ext, pad, states, id */
+	begin(LB_DIAG_BY_FAMILY, LB_NLM_DUMP, sizeof(struct lb_diag_req) - 16, a->u.sa.sa_family);
+	q.b[1] = (uint8_t)proto;
+	memset(q.b + 4, 0xff, 4);	/* every state */
 	return lb_nl(LB_NL_DIAG, &q, on_sock, NULL);
 }
 
@@ -282,7 +320,7 @@ static void range(void)
 
 	s1 = "";
 	close(fd);
-	num[1] = 0;
+	num[0] = num[1] = 0;
 	for (char *p = r; p < r + n && i < 2; p++)
 		if (*p >= '0' && *p <= '9')
 			num[i] = num[i] * 10 + (uint64_t)(*p - '0');
@@ -317,7 +355,6 @@ int lb_diag(const struct lb_addr *a, int op, int err)
 	} else if (err == EHOSTUNREACH || err == ENETUNREACH) {
 		c = LB_C_REJECT;
 	} else if (err == LB_ESELF || (err == EADDRNOTAVAIL && op == LB_OP_CONNECT) || (err == EADDRINUSE && !port)) {
-		num[0] = 0;
 		range();
 		num[0] = port;
 		c = err == LB_ESELF ? LB_C_SELF : LB_C_NOPORT;
@@ -332,13 +369,8 @@ int lb_diag(const struct lb_addr *a, int op, int err)
 			s2 = "refused, though a listener is there";
 			c = LB_C_REJECT;
 		} else {	/* the other family's loopback, same port */
-			memset(&o, 0, sizeof(o));
+			lo_addr(&o, fam == AF_INET);
 			o.u.in.sin_port = a->u.in.sin_port;
-			o.u.sa.sa_family = (sa_family_t)(AF_INET + AF_INET6 - fam);
-			if (fam == AF_INET)
-				o.u.in6.sin6_addr.s6_addr[15] = 1;
-			else
-				o.u.in.sin_addr.s_addr = __builtin_bswap32(INADDR_LOOPBACK);
 			s2 = fam == AF_INET ? "-6" : "-a 127.0.0.1";
 			if (!socks(&o, proto) && so.listen)
 				s1 = lb_addrstr(&o), c = LB_C_OTHER;
@@ -355,9 +387,6 @@ _Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err, int code)
 {
 	char *what = (char *)lb_addrstr(a);	/* (its own static buffer) */
 	const char *d = lb_strerror(err), *sep = "", *fix = "";
-	if (!code)	/* by the cause, else by the errno */
-		code = c ? lb_diag_code(c) : err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT ? EX_NOLO
-			 : err == ETIMEDOUT ? EX_TIME : EX_FAIL;
 
 	if (!a->u.in.sin_port)	/* "127.0.0.1", not ":0" (a UNIX path is never 0) */
 		*lb_strrchr(what, ':') = 0;
@@ -367,6 +396,11 @@ _Noreturn void lb_diag_exit(const struct lb_addr *a, int c, int err, int code)
 		sep = ": ";
 	}
 	lb_write(2, lb.name, ": ", what, ": ", d, sep, fix, "\n", NULL);
+	/* (the code last: computed first, gcc copies the lines above into
+	 * each of its branches) */
+	if (!code)	/* by the cause, else by the errno */
+		code = c ? lb_diag_code(c) : err == ENETUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT ? EX_NOLO
+			 : err == ETIMEDOUT ? EX_TIME : EX_FAIL;
 	lb_exit(code);
 }
 
@@ -429,28 +463,23 @@ void lb_diag_notes(void)
 
 /* ---- --up ---- */
 
-/* The requests that add 127.0.0.1/8 and ::1 (ifaddrmsg: IFA_F_NODAD,
- * scope host, lo; IFA_LOCAL), the local routes for 127.0.0.0/8 and ::1
- * (rtmsg: table local, proto boot, scope host, type local; RTA_DST,
- * RTA_OIF lo), the rule "lookup local" at 0 (fib_rule_hdr: table local,
- * to the table; FRA_PRIORITY): whole messages, their header's length and
- * type aside. (Little-endian attribute headers: every target here is.) */
-#define A(len, type) len, 0, type, 0
-static const uint8_t tmpl[6][44] = {
-	{ 32, 20, AF_INET, 8, 0, 254, 1, 0, 0, 0, A(8, 2), 127, 0, 0, 1 },
-	{ 44, 20, AF_INET6, 128, 2, 254, 1, 0, 0, 0, A(20, 2), [27] = 1 },
-	{ 44, 24, AF_INET, 8, 0, 0, 255, 3, 254, 2, 0, 0, 0, 0, A(8, 1), 127, 0, 0, 0, A(8, 4), 1 },
-	{ 56, 24, AF_INET6, 128, 0, 0, 255, 3, 254, 2, 0, 0, 0, 0, A(20, 1), [31] = 1, A(8, 4), 1 },
-	{ 36, 32, AF_INET, 0, 0, 0, 255, 0, 0, 1, 0, 0, 0, 0, A(8, 6) },
-	{ 36, 32, AF_INET6, 0, 0, 0, 255, 0, 0, 1, 0, 0, 0, 0, A(8, 6) },
+/* The fixed parts of the requests that add 127.0.0.1/8 and ::1
+ * (ifaddrmsg: IFA_F_NODAD for ::1, scope host, lo), the local routes for
+ * 127.0.0.0/8 and ::1 (rtmsg: table local, proto boot, scope host, type
+ * local) and the rule "lookup local" (fib_rule_hdr: table local, to the
+ * table); repair() adds the attributes. */
+static const uint8_t fixed[6][8] = {
+	{ AF_INET, 8, 0, 254, 1 }, { AF_INET6, 128, 2, 254, 1 },
+	{ AF_INET, 8, 0, 0, 255, 3, 254, 2 }, { AF_INET6, 128, 0, 0, 255, 3, 254, 2 },
+	{ AF_INET, 0, 0, 0, 255, 0, 0, 1 }, { AF_INET6, 0, 0, 0, 255, 0, 0, 1 },
 };
 
 /* Repair cause C for A: 0, or the errno that stopped it */
 static int repair(int c, const struct lb_addr *a)
 {
-	uint32_t b[16];
-	struct lb_nlh *h = (void *)b;
-	const uint8_t *t = tmpl[(c == LB_C_ROUTE ? 2 : c == LB_C_RULE ? 4 : 0) + (a->u.sa.sa_family == AF_INET6)];
+	int v6 = a->u.sa.sa_family == AF_INET6, k = c == LB_C_ROUTE ? 1 : c == LB_C_RULE ? 2 : 0;
+	unsigned n = v6 ? 16 : 4;
+	uint32_t one = 1, zero = 0;
 	struct ifreq r;
 
 	if (c == LB_C_DOWN || c == LB_C_MTU) {
@@ -460,11 +489,18 @@ static int repair(int c, const struct lb_addr *a)
 			r.ifr_mtu = 65536;
 		return ifreq(c == LB_C_MTU ? SIOCSIFMTU : SIOCSIFFLAGS, &r) ? errno : 0;
 	}
-	h->len = t[0];
-	h->type = t[1];
-	h->flags = LB_NLM_REQ | LB_NLM_ACK | 0x600;	/* EXCL CREATE */
-	memcpy(h + 1, t + 2, 42);
-	return lb_nl(LB_NL_ROUTE, b, NULL, NULL);
+	/* RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWRULE; NLM_F_EXCL | NLM_F_CREATE */
+	begin("\x14\x18\x20"[k], LB_NLM_ACK | 0x600, k ? 12 : 8, 0);
+	memcpy(q.b, fixed[k * 2 + v6], 8);
+	if (k == 2)	/* FRA_PRIORITY 0 */
+		attr(6, &zero, 4);
+	else	/* IFA_LOCAL, RTA_DST: the address */
+		attr(2 - k, ip(a), n);
+	if (k == 1) {
+		((uint8_t *)&q)[q.h.len - n + 3] = 0;	/* 127.0.0.0 (::1 has a 0 there too) */
+		attr(4 /* RTA_OIF */, &one, 4);
+	}
+	return lb_nl(LB_NL_ROUTE, &q, on_route, NULL);	/* (only an ack comes) */
 }
 
 /* Each repair is said as the command that does the same */
@@ -474,14 +510,7 @@ void lb_up(void)
 	char w[96];
 
 	for (int v6 = 0; v6 < 2; v6++) {
-		memset(&a, 0, sizeof(a));
-		if (v6) {
-			a.u.in6.sin6_family = AF_INET6;
-			a.u.in6.sin6_addr.s6_addr[15] = 1;
-		} else {
-			a.u.in.sin_family = AF_INET;
-			a.u.in.sin_addr.s_addr = __builtin_bswap32(INADDR_LOOPBACK);
-		}
+		lo_addr(&a, v6);
 		for (int c, last = 0; (c = lo_cause(&a)) && c != last; last = c) {
 			int e = repair(c, &a);
 			put(w, text(c, 2) + 1);

@@ -39,8 +39,7 @@ int lb_nl(int proto, void *q, void (*fn)(void *arg, struct lb_nlh *m), void *arg
 				return -*(int32_t *)(m + 1);
 			if (m->type == 3 /* NLMSG_DONE */)
 				return 0;
-			if (fn)
-				fn(arg, m);
+			fn(arg, m);
 			if (!(m->flags & 2 /* NLM_F_MULTI */))
 				return 0;
 		}

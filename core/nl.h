@@ -47,7 +47,8 @@ int lb_nl_fd(int proto);
  * is ours) and call FN(ARG, message) for each answer until the last one
  * (DONE, an ack, or a single answer). Returns 0, or the errno the kernel
  * answered (an ack's), or the socket's own. Every answer is read: the
- * socket stays usable for the next request. */
+ * socket stays usable for the next request. FN is called as it is: a
+ * request that wants only an ack passes one anyway (no test for NULL). */
 int lb_nl(int proto, void *q, void (*fn)(void *arg, struct lb_nlh *m), void *arg);
 
 /* The payload of attribute TYPE of message M, whose fixed part after the
