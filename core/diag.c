@@ -235,7 +235,7 @@ static int ifreq(int req, struct ifreq *r)
 {
 	memset(r->ifr_name, 0, sizeof(r->ifr_name));
 	memcpy(r->ifr_name, "lo", 2);
-	return ioctl(lb_nl_fd(LB_NL_ROUTE), req, r);
+	return lb_ioctl(lb_nl_fd(LB_NL_ROUTE), req, r);
 }
 
 /* What keeps A (127.0.0.0/8 or ::1) from working on lo: 0 nothing seen */
@@ -420,7 +420,7 @@ int lb_dial(int fd, const struct lb_addr *a, long bound)
 	int err = 0, c, first = bound > 0 && bound < 2000 ? (int)bound : 2000;
 	socklen_t l = sizeof(err);
 
-	if (connect(fd, &a->u.sa, a->len))
+	if (lb_connect(fd, &a->u.sa, a->len))
 		err = errno;
 	if (err == EINPROGRESS) {
 		err = ETIMEDOUT;
@@ -432,12 +432,12 @@ int lb_dial(int fd, const struct lb_addr *a, long bound)
 			if (!poll(&p, 1, bound > 0 ? (int)bound - 2000 : -1))	/* the rest */
 				return err;
 		}
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
+		lb_getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
 	}
 	if (!err && a->u.sa.sa_family != AF_UNIX) {	/* the kernel's self-connect */
 		struct lb_addr me;
 		me.len = sizeof(me.u);
-		if (!getsockname(fd, &me.u.sa, &me.len) && !memcmp(&me.u, &a->u, a->len)) {
+		if (!lb_getsockname(fd, &me.u.sa, &me.len) && !memcmp(&me.u, &a->u, a->len)) {
 			lb_linger(fd, 1);	/* closed by a reset: no TIME_WAIT */
 			err = LB_ESELF;
 		}

@@ -20,10 +20,10 @@ int lb_nl(int proto, void *q, void (*fn)(void *arg, struct lb_nlh *m), void *arg
 	int fd = lb_nl_fd(proto);
 
 	h->seq = ++seq;
-	if (fd < 0 || send(fd, q, h->len, 0) < 0)
+	if (fd < 0 || lb_send(fd, q, h->len, 0) < 0)
 		return errno;
 	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		ssize_t n = lb_recv(fd, buf, sizeof(buf), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
