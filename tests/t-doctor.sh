@@ -132,6 +132,13 @@ t_routes()
 	doc 'ip -6 route del table local ::1 dev lo' '! ip -6 route show table local | grep -q "^local ::1"' '$L lo-send -6 -p 9 -m x'
 	verdict 3 3000 '^lo-send: \[::1\]:9: no local route for ::1: run lo-echo --up, or ip route add local ::1 dev lo table local$'
 	end
+
+	begin "::1 deleted from lo: lo-echo --up adds ::1 itself (no other address) and the ::1 check passes"
+	doc 'ip -6 addr del ::1/128 dev lo' '! ip -6 addr show dev lo | grep -q "inet6 ::1/128"' \
+		'$L lo-echo --up -c 10; echo "up $?" >&2; ip -6 addr show dev lo >&2'
+	verdict 0 5000 '^up 0$' 'inet6 ::1/128 scope host' '^lo-echo: lo: done: ip addr add ::1 dev lo'
+	lacks "$T/err" 'inet6 ::0\.1' "--up's address"
+	end
 }
 
 t_rule()
