@@ -182,7 +182,7 @@ __attribute__((noinline)) static void lo_addr(struct lb_addr *o, int v6)
 		o->u.in6.sin6_addr.s6_addr[15] = 1;
 	} else {
 		o->u.in.sin_family = AF_INET;
-		o->u.in.sin_addr.s_addr = __builtin_bswap32(INADDR_LOOPBACK);
+		o->u.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	}
 }
 
@@ -195,8 +195,10 @@ static void on_addr(void *arg, struct lb_nlh *m)
 	int v4 = a->u.sa.sa_family == AF_INET;
 	uint32_t *l = lb_nl_attr(m, 8, v4 ? 2 /* IFA_LOCAL */ : 1 /* IFA_ADDRESS */);
 
-	if (f[4] == 1 && l)
-		hit |= v4 ? !((uint64_t)__builtin_bswap32(*l ^ a->u.in.sin_addr.s_addr) >> (32 - f[1])) : !memcmp(l, ip(a), 16);
+	/* (the index is a u32 in the machine's order; the addresses are in the
+	 * network's, compared in ours: s390x is big-endian) */
+	if (*(uint32_t *)(f + 4) == 1 && l)
+		hit |= v4 ? !((uint64_t)ntohl(*l ^ a->u.in.sin_addr.s_addr) >> (32 - f[1])) : !memcmp(l, ip(a), 16);
 }
 
 static void on_route(void *arg, struct lb_nlh *m)	/* rtmsg: its type */
@@ -334,7 +336,7 @@ static void range(void)
 int lb_diag(const struct lb_addr *a, int op, int err)
 {
 	int fam = a->u.sa.sa_family, udp = op & LB_UDP, c, proto = udp ? IPPROTO_UDP : IPPROTO_TCP;
-	uint16_t port = __builtin_bswap16(a->u.in.sin_port);
+	uint16_t port = ntohs(a->u.in.sin_port);
 	struct lb_addr o;
 
 	op &= 7;
@@ -469,7 +471,7 @@ void lb_diag_notes(void)
  * local) and the rule "lookup local" (fib_rule_hdr: table local, to the
  * table); repair() adds the attributes. */
 static const uint8_t fixed[6][8] = {
-	{ AF_INET, 8, 0, 254, 1 }, { AF_INET6, 128, 2, 254, 1 },
+	{ AF_INET, 8, 0, 254 }, { AF_INET6, 128, 2, 254 },	/* (+ the index, below) */
 	{ AF_INET, 8, 0, 0, 255, 3, 254, 2 }, { AF_INET6, 128, 0, 0, 255, 3, 254, 2 },
 	{ AF_INET, 0, 0, 0, 255, 0, 0, 1 }, { AF_INET6, 0, 0, 0, 255, 0, 0, 1 },
 };
@@ -492,6 +494,8 @@ static int repair(int c, const struct lb_addr *a)
 	/* RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWRULE; NLM_F_EXCL | NLM_F_CREATE */
 	begin("\x14\x18\x20"[k], LB_NLM_ACK | 0x600, k ? 12 : 8, 0);
 	memcpy(q.b, fixed[k * 2 + v6], 8);
+	if (!k)	/* ifaddrmsg's index: lo, a u32 in the machine's order */
+		memcpy(q.b + 4, &one, 4);
 	if (k == 2)	/* FRA_PRIORITY 0 */
 		attr(6, &zero, 4);
 	else	/* IFA_LOCAL, RTA_DST: the address */
