@@ -80,8 +80,9 @@ static void set(const struct lb_opt *row, const char *arg)
 	long ms;
 
 	switch (row->kind) {
-	case LB_FLAG:
-		++*(unsigned char *)dst;
+	case LB_FLAG:		/* counted (-vv), saturating: 256 -k are not 0 */
+		if (*(unsigned char *)dst < 255)
+			++*(unsigned char *)dst;
 		break;
 	case LB_PORT:
 		if (lb_num(arg, &v, 65535, 0))
