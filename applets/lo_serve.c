@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -51,12 +52,13 @@
 		"Serve all clients at once. SIGTERM or SIGINT: exit 0.\n") \
 	X('m', LB_STR, msg, 0, " -m REPLY send REPLY once a client speaks or half-closes (-u: per datagram)") \
 	X('f', LB_STR, file, 0, " -f FILE  the same with FILE, read afresh each time") \
+	X('g', LB_FLAG, greet, 0, " -g       send REPLY or FILE at once, as a greeting (SMTP, FTP...)") \
 	X('e', LB_REST, exec, 0, " -e PROG  run PROG [ARGS...] (no shell; last) per client, UCSPI variables set") \
 	X('c', LB_COUNT, count, 0, " -c COUNT exit after COUNT connections") \
 	X('n', LB_COUNT, max, 0, " -n MAX   at most MAX at once (the rest wait)") \
 	X('A', LB_STR, uids, 0, " -A UIDS  admit only peers of these users (UID[,UID...]); reset others")
 LB_SPEC(spec, OPTIONS, .common = "pa6uUPtvqh",
-	.excl = "eu\0Au\0");
+	.excl = "eu\0Au\0geu\0");
 
 enum { WAIT, SEND, DRAIN, PIPE };	/* PIPE: SEND, from a FIFO found empty */
 
@@ -97,6 +99,7 @@ static int piping;		/* a FIFO was found empty: try again soon */
 static volatile int exec_err;	/* -e: set by a vfork child whose exec failed */
 static const char cut[] = "unfinished: reset";
 static char buf[65536];		/* every client's request lands here, and is dropped */
+static struct { uint64_t cur, max; } nofile;	/* RLIMIT_NOFILE as given: PROG's */
 
 /* W, then N in decimal, at S; returns the end */
 static char *putu(char *s, const char *w, unsigned n)
@@ -228,8 +231,12 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 {
 	struct conn *c = (struct conn *)lc;
 
-	if (!ev) {
-		finish(c, "idle timeout", c->st == WAIT);	/* nothing sent: no reset */
+	if (!ev) {	/* -t ran out; or, served, the linger */
+		/* what it sent since: read, so that close() sends no reset */
+		for (int i = 0; c->st == DRAIN && i < 16; i++)
+			if (lb_recv(lc->fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+				break;
+		finish(c, c->st == DRAIN ? "ok, linger over" : "idle timeout", c->st == WAIT);	/* nothing sent: no reset */
 		return;
 	}
 	if (!c->eof && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
@@ -266,6 +273,11 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 		finish(c, "ok", 0);
 		return;
 	}
+	/* a client that keeps a served connection open holds a descriptor:
+	 * not for longer than LB_LINGER_MS, so that finished clients can
+	 * never starve new ones */
+	if (c->st == DRAIN)
+		lb_loop_linger(lc);
 	unsigned want = (c->eof ? 0 : EPOLLIN) | (c->st == SEND ? EPOLLOUT : 0);
 	if (want != c->ev) {
 		lb_loop_mod(lc, want);
@@ -276,6 +288,8 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 /* Into the loop, reading: what C's client sent may be there already. */
 static void watch(struct conn *c)
 {
+	if (lb.greet && c->st == WAIT)	/* -g: the server speaks first */
+		c->st = SEND;
 	c->ev = EPOLLIN;
 	lb_loop_add(&c->c, EPOLLIN, 1);
 	on_conn(&c->c, EPOLLIN);
@@ -442,6 +456,7 @@ _Noreturn static void child(int fd)
 	syscall(SYS_dup3, fd, 0, 0);
 	syscall(SYS_dup3, fd, 1, 0);
 	lb_sigmask(SIG_SETMASK, 0);	/* PROG gets no blocked signal of ours */
+	syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &nofile, NULL);	/* nor our limit */
 	syscall(SYS_execve, prog, lb.exec, envp);
 	int e = exec_err = errno;	/* vfork: the parent sees it */
 	lb_write(2, lb.name, ": ", lb.exec[0], ": ", lb_strerror(e), "\n", NULL);
@@ -684,6 +699,13 @@ int lo_serve_main(char **argv)
 		lb_die(EX_USAGE, "-m", lb_strerror(EMSGSIZE));
 	lb_xendpoint(&here, 1);
 	is_unix = here.u.sa.sa_family == AF_UNIX;
+	/* as servers do: every descriptor we may have (the soft limit is
+	 * often 1,024 under a hard one of many thousands). prlimit64, not
+	 * musl's setrlimit, which brings its every-thread machinery. */
+	if (!syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &nofile)) {
+		uint64_t up[2] = { nofile.max, nofile.max };
+		syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, up, NULL);
+	}
 	/* for -e (cheaper done always than tested for); PATH for run */
 	char *env[env_count() + 6];	/* lives as long as the server */
 	env_init(env);

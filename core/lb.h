@@ -55,7 +55,7 @@ struct lb_opts {
 	long idle_ms;		/* -t, -1 when absent */
 	long wait_ms;		/* -w, 0 when absent */
 	/* flags: how many times given (-v -v: 2) */
-	unsigned char v6, udp, verbose, quiet, keep, listen, json, up, help, probe;
+	unsigned char v6, udp, verbose, quiet, keep, listen, json, up, help, probe, greet;
 	const char *msg;	/* -m */
 	const char *out;	/* -o */
 	const char *file;	/* -f */
@@ -162,6 +162,7 @@ int lb_tmpfile(const char *path, char *tmp, size_t size);
 /* ---- sockets ---- */
 #define LB_UDP_MAX 65507	/* the largest UDP payload over IPv4 */
 #define LB_PAUSE_MS 100		/* a wait for resources (descriptors) */
+#define LB_LINGER_MS 2000	/* a served client's time to close (lo-serve) */
 /* The endpoint ADDR (text: 127.0.0.0/8, ::1, localhost) and PORT, or the
  * UNIX socket PATH (when not NULL), into *A; usage errors exit 2. Port 0
  * only for a LISTENER. */

@@ -18,6 +18,7 @@
 
 static int ep = -1;
 static struct lb_conn idle = { .prev = &idle, .next = &idle };	/* sentinel */
+static struct lb_conn linger = { .prev = &linger, .next = &linger };	/* served, closing */
 static int stop_sig, chld;
 static struct lb_conn *paused;
 static uint64_t resume_at, wake_at;
@@ -64,16 +65,30 @@ static void unlink_idle(struct lb_conn *c)
 	}
 }
 
-void lb_loop_touch(struct lb_conn *c)
+/* C to the tail of list HEAD, which is in order of time */
+static void append(struct lb_conn *head, struct lb_conn *c)
 {
-	if (!c->next || lb.idle_ms < 0)	/* a listener, or no -t: no idle list */
-		return;
 	unlink_idle(c);
 	c->last = now_ms();
-	c->prev = idle.prev;
-	c->next = &idle;
-	idle.prev->next = c;
-	idle.prev = c;
+	c->prev = head->prev;
+	c->next = head;
+	head->prev->next = c;
+	head->prev = c;
+}
+
+void lb_loop_touch(struct lb_conn *c)
+{
+	/* a listener, no -t (no idle list), or lingering: a fixed end */
+	if (c->next && lb.idle_ms >= 0 && !c->lingering)
+		append(&idle, c);
+}
+
+void lb_loop_linger(struct lb_conn *c)
+{
+	if (!c->lingering) {
+		c->lingering = 1;
+		append(&linger, c);
+	}
 }
 
 static void ctl(int op, struct lb_conn *c, unsigned ev)
@@ -196,6 +211,8 @@ int lb_loop_once(void)
 
 	if (lb.idle_ms >= 0 && idle.next != &idle)
 		timeout = until(idle.next->last + (uint64_t)lb.idle_ms, now, timeout);
+	if (linger.next != &linger)
+		timeout = until(linger.next->last + LB_LINGER_MS, now, timeout);
 	if (paused && resume_at)
 		timeout = until(resume_at, now, timeout);
 	if (wake_at)
@@ -220,6 +237,12 @@ int lb_loop_once(void)
 		c->fn(c, 0);
 		if (idle.next == c)	/* the callback kept it: do not loop on it */
 			lb_loop_touch(c);
+	}
+	while (linger.next != &linger && linger.next->last + LB_LINGER_MS <= now) {
+		struct lb_conn *c = linger.next;
+		c->fn(c, 0);
+		if (linger.next == c)	/* kept: it never comes back */
+			unlink_idle(c);
 	}
 	int sig = stop_sig;
 	if (sig)

@@ -7,6 +7,7 @@
 /* Embed this first in a connection's own state and cast back in fn. */
 struct lb_conn {
 	int fd;
+	unsigned char lingering;	/* set by lb_loop_linger */
 	/* ev: the epoll events; 0 when the -t idle timeout ran out */
 	void (*fn)(struct lb_conn *c, unsigned ev);
 	struct lb_conn *prev, *next;	/* idle order, oldest first */
@@ -27,6 +28,9 @@ void lb_loop_del(struct lb_conn *c);	/* does not close c->fd; forgets a paused l
  * exec, which holds every descriptor), which epoll then drops itself. */
 void lb_loop_close(struct lb_conn *c);
 void lb_loop_touch(struct lb_conn *c);	/* activity: restart its -t clock */
+/* C's job is done (its reply went out): fn(C, 0) in LB_LINGER_MS, -t or
+ * not, activity or not, unless it ends before. Once is enough. */
+void lb_loop_linger(struct lb_conn *c);
 /* Stop polling listener L: until lb_loop_resume, or for MS ms (MS > 0),
  * e.g. out of descriptors, or -n MAX connections open. */
 void lb_loop_pause(struct lb_conn *l, int ms);
