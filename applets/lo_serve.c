@@ -53,12 +53,13 @@
 	X('m', LB_STR, msg, 0, " -m REPLY send REPLY once a client speaks or half-closes (-u: per datagram)") \
 	X('f', LB_STR, file, 0, " -f FILE  the same with FILE, read afresh each time") \
 	X('g', LB_FLAG, greet, 0, " -g       send REPLY or FILE at once, as a greeting (SMTP, FTP...)") \
+	X('o', LB_STR, out, 0, " -o DIR   record each client's request in DIR/1, DIR/2... (once served)") \
 	X('e', LB_REST, exec, 0, " -e PROG  run PROG [ARGS...] (no shell; last) per client, UCSPI variables set") \
 	X('c', LB_COUNT, count, 0, " -c COUNT exit after COUNT connections") \
 	X('n', LB_COUNT, max, 0, " -n MAX   at most MAX at once (the rest wait)") \
 	X('A', LB_STR, uids, 0, " -A UIDS  admit only peers of these users (UID[,UID...]); reset others")
 LB_SPEC(spec, OPTIONS, .common = "pa6uUPtvqh",
-	.excl = "eu\0Au\0geu\0");
+	.excl = "eu\0Au\0geu\0oeu\0");
 
 enum { WAIT, SEND, DRAIN, PIPE };	/* PIPE: SEND, from a FIFO found empty */
 
@@ -73,6 +74,8 @@ struct conn {
 	uint64_t t0;		/* µs, for -v */
 	uint64_t in, out;	/* bytes; out is also the place in the reply */
 	int file;		/* -f: FILE, opened for this connection */
+	int rec;		/* -o: the request's file, while it is written */
+	char tmp[40];		/* -o: its name in DIR, ".N.<hex>" until it is N */
 	unsigned char st, eof, ev;
 	pid_t pid;		/* -e: PROG, while it runs */
 	int status;		/* -e: how it ended */
@@ -100,6 +103,7 @@ static volatile int exec_err;	/* -e: set by a vfork child whose exec failed */
 static const char cut[] = "unfinished: reset";
 static char buf[65536];		/* every client's request lands here, and is dropped */
 static struct { uint64_t cur, max; } nofile;	/* RLIMIT_NOFILE as given: PROG's */
+static int outdir = -1;	/* -o DIR */
 
 /* W, then N in decimal, at S; returns the end */
 static char *putu(char *s, const char *w, unsigned n)
@@ -162,11 +166,39 @@ static void tell(const struct conn *c, const char *verdict)
 	       lb_fixed(t, lb_now_us() - c->t0, 1000000, 3), " s, ", verdict, NULL);
 }
 
+/* -o: C's request to DIR/N, whole (OK: its reply went out and it ended
+ * without a reset), or dropped. */
+static void keep(struct conn *c, int ok)
+{
+	char *n = c->tmp + 1;
+
+	if (c->rec < 0)
+		return;
+	close(c->rec);
+	c->rec = -1;
+	if (ok) {
+		char to[24];
+		memcpy(to, n, 21);
+		*lb_strchr(to, '.') = 0;
+		if (!syscall(SYS_renameat, outdir, c->tmp, outdir, to))
+			return;
+	}
+	syscall(SYS_unlinkat, outdir, c->tmp, 0);
+}
+
+/* -o: on the way out, no request half-written is left behind */
+static void drop_all(void)
+{
+	for (struct conn *c = all; c; c = c->next)
+		keep(c, 0);
+}
+
 /* The socket resets on close (SO_LINGER 0, from the listener) until its
  * reply has gone out whole; CLEAN: close it cleanly all the same. */
 static void finish(struct conn *c, const char *verdict, int clean)
 {
 	tell(c, verdict);
+	keep(c, c->st == DRAIN && verdict);
 	if (clean)
 		lb_linger(c->c.fd, 0);
 	if ((*c->pprev = c->next))
@@ -233,9 +265,14 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 
 	if (!ev) {	/* -t ran out; or, served, the linger */
 		/* what it sent since: read, so that close() sends no reset */
-		for (int i = 0; c->st == DRAIN && i < 16; i++)
-			if (lb_recv(lc->fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+		for (int i = 0; c->st == DRAIN && i < 16; i++) {
+			ssize_t n = lb_recv(lc->fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (n <= 0)
 				break;
+			c->in += (uint64_t)n;
+			if (c->rec >= 0 && lb_write_all(c->rec, buf, (size_t)n))
+				keep(c, 0);
+		}
 		finish(c, c->st == DRAIN ? "ok, linger over" : "idle timeout", c->st == WAIT);	/* nothing sent: no reset */
 		return;
 	}
@@ -243,6 +280,11 @@ static void on_conn(struct lb_conn *lc, unsigned ev)
 		/* one read a wake: a short one leaves nothing behind, and
 		 * epoll (level-triggered) calls again for a long one */
 		ssize_t n = lb_recv(lc->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0 && c->rec >= 0 && lb_write_all(c->rec, buf, (size_t)n)) {
+			lb_linger(lc->fd, 1);	/* not recorded: the client must know */
+			finish(c, NULL, 0);
+			return;
+		}
 		if (n > 0)
 			c->in += (uint64_t)n;
 		else if (!n)
@@ -561,11 +603,19 @@ static void admit(int fd, union peer *p)
 	c->c.fn = on_conn;
 	c->t0 = lb_now_us();
 	c->peer = *p;
-	c->file = -1;
+	c->file = c->rec = -1;
 	if ((c->next = all))
 		all->pprev = &c->next;
 	c->pprev = &all;
 	all = c;
+	if (lb.out) {	/* ".N": hidden until whole */
+		char n[24] = ".";
+		lb_utoa(n + 1, admitted);
+		if ((c->rec = lb_tmpfileat(outdir, n, c->tmp, sizeof(c->tmp))) < 0) {
+			finish(c, NULL, 0);
+			return;
+		}
+	}
 	if (lb.exec) {
 		spawn(c);
 	} else if (lb.file && (c->file = open_file()) < 0) {
@@ -671,9 +721,12 @@ static void walk(int end)
 	piping = 0;
 	for (struct conn *c = all, *n; c; c = n) {
 		n = c->next;
-		if (end && c->st != DRAIN) {
-			tell(c, cut);
-			lb_connect(c->c.fd, &unspec, sizeof(unspec));
+		if (end) {	/* served: recorded; else cut */
+			keep(c, c->st == DRAIN);
+			if (c->st != DRAIN) {
+				tell(c, cut);
+				lb_connect(c->c.fd, &unspec, sizeof(unspec));
+			}
 		} else if (!end && c->st == PIPE) {
 			c->st = SEND;
 			on_conn(&c->c, EPOLLOUT);
@@ -714,6 +767,12 @@ int lo_serve_main(char **argv)
 		lb_die_errno(EX_FAIL, lb.exec[0]);
 	if (lb.file && (errno = find(lb.file, R_OK)))
 		lb_die_errno(EX_FAIL, lb.file);
+	if (lb.out) {	/* -o DIR: a directory we can write in */
+		outdir = lb_open(lb.out, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		if (outdir < 0 || syscall(SYS_faccessat, outdir, ".", W_OK | X_OK, 0))
+			lb_die_errno(EX_FAIL, lb.out);
+		lb_atexit(drop_all);
+	}
 	if (udp && fsize > LB_UDP_MAX)	/* -f: FILE's size */
 		lb_die(EX_FAIL, lb.file, lb_strerror(EMSGSIZE));
 	if (udp)

@@ -136,6 +136,9 @@ int lb_given(int c);
 
 /* ---- messages and exits ---- */
 void lb_write(int fd, const char *s, ...);	/* NULL-terminated strings */
+/* All N bytes of BUF, through short writes, EINTR and a non-blocking FD
+ * (which it polls): 0, or -1 (errno) */
+int lb_write_all(int fd, const void *buf, size_t n);
 void lb_say(const char *s, ...);		/* "APPLET: " ... "\n", unless -q */
 _Noreturn void lb_die(int code, const char *what, const char *why);
 _Noreturn void lb_die_errno(int code, const char *what);
@@ -154,10 +157,12 @@ int lb_num(const char *s, uint64_t *out, uint64_t max, int suffixes);
 long lb_secs(const char *s);		/* "1.5" -> 1500 ms */
 uint64_t lb_now_us(void);		/* monotonic */
 uint64_t lb_now_ns(void);		/* monotonic, from the vDSO where there is one */
-/* A new file beside PATH, named PATH.<16 random hex digits> into TMP (of
- * SIZE): created with O_EXCL|O_NOFOLLOW, so never through a file or a
- * symlink someone planted there. The descriptor, or -1 (errno). */
-int lb_tmpfile(const char *path, char *tmp, size_t size);
+/* A new file beside PATH (at DIR: a directory's descriptor, or AT_FDCWD),
+ * named PATH.<16 random hex digits> into TMP (of SIZE): created with
+ * O_EXCL|O_NOFOLLOW, so never through a file or a symlink someone planted
+ * there; mode 0666 less the umask. The descriptor, or -1 (errno). */
+int lb_tmpfileat(int dir, const char *path, char *tmp, size_t size);
+#define lb_tmpfile(path, tmp, size) lb_tmpfileat(AT_FDCWD, path, tmp, size)
 
 /* ---- sockets ---- */
 #define LB_UDP_MAX 65507	/* the largest UDP payload over IPv4 */

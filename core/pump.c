@@ -23,9 +23,10 @@
 #define BUFSZ (1 << 20)
 static char fbuf[BUFSZ], rbuf[BUFSZ];
 
-/* Write all of it, through short writes, EINTR and a non-blocking fd. */
-static int write_all(int fd, const char *b, size_t n)
+int lb_write_all(int fd, const void *buf, size_t n)
 {
+	const char *b = buf;
+
 	while (n) {
 		ssize_t w = write(fd, b, n);
 		if (w > 0) {
@@ -91,7 +92,7 @@ static int drain(int pfd, int out, size_t k, int *spl)
 		}
 		if (m < 0 && errno == EINTR)
 			continue;
-		if (m <= 0 || (!*spl && write_all(out, rbuf, (size_t)m)))
+		if (m <= 0 || (!*spl && lb_write_all(out, rbuf, (size_t)m)))
 			return -1;
 		k -= (size_t)m;
 	}
@@ -229,7 +230,7 @@ int lb_pump(struct lb_pump *p, const char **where)
 			}
 			if (!spl) {
 				k = lb_recv(p->sock, rbuf, BUFSZ, MSG_DONTWAIT);
-				if (k > 0 && write_all(p->out, rbuf, (size_t)k)) {
+				if (k > 0 && lb_write_all(p->out, rbuf, (size_t)k)) {
 					*where = "output";
 					return errno;
 				}

@@ -199,9 +199,83 @@ t_prog_limit()
 	end
 }
 
+t_record_curl()
+{
+	begin "-o DIR: three concurrent curl POSTs, each body in its own file, -c 3; nothing else in DIR"
+	have_cmd curl || { skip_test "no curl"; return; }
+	printf 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n' >"$T/ok.http"
+	mkdir -p "$T/got"
+	serve_start -f "$T/ok.http" -c 3 -o "$T/got" || { end; return; }
+	local i
+	for i in 1 2 3; do
+		T curl -sS -o "$T/c$i" -d "body=$i$i$i" "http://127.0.0.1:$PORT/hook" 2>"$T/cerr$i" &
+	done
+	wait $(jobs -p | grep -vx "$SPID")
+	wait "$SPID"; rc_is 0 $? lo-serve "$T/verr"
+	for i in 1 2 3; do
+		content "$T/c$i" $'ok\n' "curl $i's reply"
+		[ "$(grep -l "^body=$i$i$i\$" "$T"/got/* | wc -l)" = 1 ] || problem "body $i is in $(grep -l "body=$i" "$T"/got/* | wc -l) files"
+	done
+	content <(ls -A "$T/got" | sort | tr '\n' ' ') "1 2 3 "
+	has "$T/got/1" '^POST /hook HTTP/1\.1'
+	end
+}
+
+t_record_cut()
+{
+	begin "-o DIR: a client reset after its reply, mid-request, and one cut by SIGTERM before it spoke leave no file and no temporary behind; a served one is kept"
+	mkdir -p "$T/cut"
+	serve_start -m pong -o "$T/cut" || { end; return; }
+	T python3 -c '
+import socket, struct, sys, time
+p = int(sys.argv[1])
+a = socket.create_connection(("127.0.0.1", p))	# 1: served, closes
+a.sendall(b"whole"); a.shutdown(socket.SHUT_WR)
+while a.recv(100): pass
+a.close()
+b = socket.create_connection(("127.0.0.1", p))	# 2: reset mid-request
+b.sendall(b"GET /par")
+time.sleep(0.2)
+b.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+b.close()
+c = socket.create_connection(("127.0.0.1", p))	# 3: silent, then SIGTERM
+open(sys.argv[2], "w").write("ready\n")
+time.sleep(5)' "$PORT" "$T/held" 2>"$T/err" &
+	local h=$!
+	wait_file "$T/held" "$h"
+	sleep 0.3
+	ls -A "$T/cut" >"$T/mid"
+	has "$T/mid" '^\.3\.[0-9a-f]{16}$' "the held request's temporary"
+	serve_stop; rc_is 0 "$SRC" lo-serve "$T/verr"
+	kill "$h" 2>/dev/null; wait "$h" 2>/dev/null
+	ls -A "$T/cut" >"$T/after"
+	content "$T/after" $'1\n'
+	content "$T/cut/1" whole
+	end
+}
+
+t_record_bad()
+{
+	begin "-o DIR: a DIR that is missing, or a file, is refused at startup: exit 1, one line"
+	: >"$T/afile"
+	lb lo-serve -p 0 -m x -o "$T/nodir" 2>"$T/err"; rc_is 1 $? lo-serve "$T/err"
+	lines "$T/err" 1
+	has "$T/err" "^lo-serve: $T/nodir: no such file or directory\$"
+	lb lo-serve -p 0 -m x -o "$T/afile" 2>"$T/err"; rc_is 1 $? lo-serve "$T/err"
+	has "$T/err" "^lo-serve: $T/afile: not a directory\$"
+	end
+}
+
 t_usage()
 {
 	local a
+	for a in "-o $T -e cat" "-o $T -u -m x"; do
+		begin "lo-serve -p 1 ${a/$T/DIR}: usage error, exit 2, one line"
+		lb lo-serve -p 1 $a >/dev/null 2>"$T/err"; rc_is 2 $? lo-serve "$T/err"
+		lines "$T/err" 1
+		has "$T/err" '^lo-serve: -o: conflicts with -[ue]$'
+		end
+	done
 	for a in "-g -u -m x" "-g -e cat"; do
 		begin "lo-serve -p 1 $a: usage error, exit 2, one line"
 		lb lo-serve -p 1 $a >/dev/null 2>"$T/err"; rc_is 2 $? lo-serve "$T/err"
@@ -218,4 +292,7 @@ t_greet
 t_greet_file
 t_keepalive
 t_prog_limit
+t_record_curl
+t_record_cut
+t_record_bad
 t_usage
