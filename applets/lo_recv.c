@@ -19,12 +19,14 @@
 		"usage: lo-recv [OPTIONS] -p PORT [-o FILE] [-m REPLY] [-k [-c COUNT]]\n\n" \
 		"Listen on a loopback port, accept one connection and write every byte that\n" \
 		"arrives to stdout (or FILE) until the peer half-closes. Exit 0 when every\n" \
-		"byte was stored; if the output fails, reset the connection and exit 1.\n") \
+		"byte was stored; if the output fails, reset the connection and exit 1.\n" \
+		"With -u, receive UDP datagrams, each written as a line (a newline added\n" \
+		"where it has none), until COUNT came; -t: exit 4 after SECS of silence.\n") \
 	X('o', LB_STR, out, 0, " -o FILE  write to FILE instead of stdout") \
 	X('m', LB_STR, msg, 0, " -m REPLY send REPLY once the first bytes (or the peer's EOF) arrive") \
 	X('k', LB_FLAG, keep, 0, " -k       keep accepting, one connection after another (appending)") \
-	X('c', LB_COUNT, count, 0, " -c COUNT stop after COUNT connections (implies -k)")
-LB_SPEC(spec, OPTIONS, .common = "pa6UPtvqh");
+	X('c', LB_COUNT, count, 0, " -c COUNT stop after COUNT connections (implies -k; -u: datagrams)")
+LB_SPEC(spec, OPTIONS, .common = "pa6uUPtvqh", .excl = "umk\0");
 
 /* -o FILE, without blocking: a FIFO with no reader is ENXIO. Then the
  * descriptor blocks, as stdout does. */
@@ -34,6 +36,39 @@ static int open_out(void)
 	if (fd >= 0)
 		lb_fcntl(fd, F_SETFL, 0);
 	return fd;
+}
+
+/* -u: each datagram on FD (bound at HERE) a line of OUT, until -c COUNT
+ * came; -t: exit 4 after that much silence. A signal while we wait ends
+ * it through the exit hooks. */
+static void dgrams(int fd, const struct lb_addr *here, int out)
+{
+	/* 65,535 - 8: no UDP payload is larger (IPv6 jumbograms need an MTU
+	 * lo never has), so nothing is ever truncated; 1 more for the newline */
+	static char b[65528];
+	struct pollfd pf[2] = { { fd, POLLIN, 0 }, { lb_sigblock(0), POLLIN, 0 } };
+	struct lb_addr peer;
+
+	for (uint64_t n = 0; n != lb.count || !n; ) {
+		int r = poll(pf, 2, (int)lb.idle_ms);
+		if (r == 0)
+			lb_die(EX_TIME, lb_addrstr(here), "idle timeout: no datagram came");
+		if (pf[1].revents)
+			lb_sigdie(lb_signext());
+		peer.len = sizeof(peer.u);
+		ssize_t k = r < 0 ? -1 : lb_recvfrom(fd, b, sizeof(b) - 1, MSG_DONTWAIT, &peer.u.sa, &peer.len);
+		if (k < 0 && errno != EINTR && errno != EAGAIN)
+			lb_die_errno(EX_FAIL, r < 0 ? "poll" : "recv");
+		if (k < 0)
+			continue;
+		if (!k || b[k - 1] != '\n')
+			b[k++] = '\n';
+		if (lb_write_all(out, b, (size_t)k))
+			lb_die_errno(EX_FAIL, lb.out ? lb.out : "stdout");
+		if (lb.verbose)
+			lb_say("datagram from ", lb_addrstr(&peer), NULL);
+		n++;
+	}
 }
 
 int lo_recv_main(char **argv)
@@ -46,7 +81,7 @@ int lo_recv_main(char **argv)
 	int out = lb.out ? open_out() : 1;
 	if (out < 0 && errno != ENXIO)
 		lb_die_errno(EX_FAIL, lb.out);
-	int lfd = lb_xlisten(&here, SOCK_STREAM);
+	int lfd = lb_xlisten(&here, lb.udp ? SOCK_DGRAM : SOCK_STREAM);
 	/* ENXIO: a FIFO nobody reads yet. open() would have blocked before
 	 * we listen (and -P said nothing); now wait for a reader, -t at most */
 	struct pollfd sig = { out < 0 ? lb_sigblock(0) : -1, POLLIN, 0 };
@@ -59,9 +94,11 @@ int lo_recv_main(char **argv)
 			lb_die(EX_TIME, lb.out, "idle timeout: nobody opened the FIFO to read");
 	}
 	uint64_t done = 0;
-	int keep = lb.keep || lb.count;
+	int keep = lb.keep || lb.count || lb.udp;
 
-	do {
+	if (lb.udp)
+		dgrams(lfd, &here, out);
+	else do {
 		struct lb_addr peer;
 		struct lb_pump p = {
 			.sock = lb_xaccept(lfd, &here, &peer),

@@ -205,6 +205,9 @@ struct lb_pump {
  * Returns 0, or the errno that stopped it with *where naming the side. */
 int lb_pump(struct lb_pump *p, const char **where);
 void lb_report(struct lb_pump *p);
+/* Write all N bytes of B to FD, through short writes, EINTR and EAGAIN
+ * (a non-blocking FD is waited for): 0, or -1 (errno). */
+int lb_write_all(int fd, const char *b, size_t n);
 _Noreturn void lb_pump_die(struct lb_pump *p, int err, const char *where);
 
 /* ---- system calls and strings, without libc's wrappers ----

@@ -24,7 +24,7 @@
 static char fbuf[BUFSZ], rbuf[BUFSZ];
 
 /* Write all of it, through short writes, EINTR and a non-blocking fd. */
-static int write_all(int fd, const char *b, size_t n)
+int lb_write_all(int fd, const char *b, size_t n)
 {
 	while (n) {
 		ssize_t w = write(fd, b, n);
@@ -91,7 +91,7 @@ static int drain(int pfd, int out, size_t k, int *spl)
 		}
 		if (m < 0 && errno == EINTR)
 			continue;
-		if (m <= 0 || (!*spl && write_all(out, rbuf, (size_t)m)))
+		if (m <= 0 || (!*spl && lb_write_all(out, rbuf, (size_t)m)))
 			return -1;
 		k -= (size_t)m;
 	}
@@ -229,7 +229,7 @@ int lb_pump(struct lb_pump *p, const char **where)
 			}
 			if (!spl) {
 				k = lb_recv(p->sock, rbuf, BUFSZ, MSG_DONTWAIT);
-				if (k > 0 && write_all(p->out, rbuf, (size_t)k)) {
+				if (k > 0 && lb_write_all(p->out, rbuf, (size_t)k)) {
 					*where = "output";
 					return errno;
 				}
