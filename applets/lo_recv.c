@@ -48,6 +48,13 @@ static void dgrams(int fd, const struct lb_addr *here, int out)
 	static char b[65528];
 	struct pollfd pf[2] = { { fd, POLLIN, 0 }, { lb_sigblock(0), POLLIN, 0 } };
 	struct lb_addr peer;
+	uint32_t mem[9];	/* SO_MEMINFO; [8]: datagrams the kernel dropped */
+	int deep = 4 << 20;
+	char why[64];
+
+	/* a burst (lo-send -u of a file) outruns our writes: a deep queue
+	 * (as far as rmem_max lets) drops less, and what it drops is said */
+	lb_setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &deep, sizeof(deep));
 
 	for (uint64_t n = 0; n != lb.count || !n; ) {
 		int r = poll(pf, 2, (int)lb.idle_ms);
@@ -68,6 +75,11 @@ static void dgrams(int fd, const struct lb_addr *here, int out)
 		if (lb.verbose)
 			lb_say("datagram from ", lb_addrstr(&peer), NULL);
 		n++;
+		socklen_t l = sizeof(mem);
+		if (!lb_getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &l) && l == sizeof(mem) && mem[8]) {
+			lb_stpcpy(lb_utoa(why, mem[8]) + strlen(why), " datagrams lost: the receive queue was full");
+			lb_die(EX_FAIL, lb_addrstr(here), why);
+		}
 	}
 }
 

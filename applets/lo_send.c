@@ -115,14 +115,11 @@ static void lines(int sock, int fd, const char *name)
 static int send_udp(int *fds, int n)
 {
 	int sock = lb_xconnect(&to, SOCK_DGRAM);
-	char t[24];
 
 	if (lb.msg)
 		dgram(sock, lb.msg, strlen(lb.msg));
 	for (int i = 0; i < n; i++)
 		lines(sock, fds[i], lb.nargs ? lb.args[i] : "stdin");
-	if (lb.verbose)
-		lb_say("sent ", lb_utoa(t, ndgrams), " datagrams", NULL);
 	return EX_OK;
 }
 
