@@ -5,6 +5,9 @@
  * half-close if it sent nothing), so a client that waits for its answer
  * before closing gets one. If the output cannot be written the connection
  * is reset, not closed: the sender must learn that bytes were lost.
+ *
+ * -u: each datagram a line of the output; what the kernel dropped (the
+ * queue full) is exit 1, as UDP has no sender to tell.
  */
 #include "lb.h"
 
@@ -39,14 +42,15 @@ static int open_out(void)
 }
 
 /* -u: each datagram on FD (bound at HERE) a line of OUT, until -c COUNT
- * came; -t: exit 4 after that much silence. A signal while we wait ends
- * it through the exit hooks. */
+ * came; -t: exit 4 after that much silence. Signals kill as they do by
+ * default (as during a TCP transfer): a write to a stalled output must
+ * not hold off a SIGINT, and a UDP socket leaves no file to remove. */
 static void dgrams(int fd, const struct lb_addr *here, int out)
 {
 	/* 65,535 - 8: no UDP payload is larger (IPv6 jumbograms need an MTU
 	 * lo never has), so nothing is ever truncated; 1 more for the newline */
 	static char b[65528];
-	struct pollfd pf[2] = { { fd, POLLIN, 0 }, { lb_sigblock(0), POLLIN, 0 } };
+	struct pollfd pf = { fd, POLLIN, 0 };
 	struct lb_addr peer;
 	uint32_t mem[9];	/* SO_MEMINFO; [8]: datagrams the kernel dropped */
 	int deep = 4 << 20;
@@ -55,13 +59,12 @@ static void dgrams(int fd, const struct lb_addr *here, int out)
 	/* a burst (lo-send -u of a file) outruns our writes: a deep queue
 	 * (as far as rmem_max lets) drops less, and what it drops is said */
 	lb_setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &deep, sizeof(deep));
+	lb_sigunblock();	/* (blocked while waiting for a FIFO's reader) */
 
 	for (uint64_t n = 0; n != lb.count || !n; ) {
-		int r = poll(pf, 2, (int)lb.idle_ms);
+		int r = poll(&pf, 1, (int)lb.idle_ms);
 		if (r == 0)
 			lb_die(EX_TIME, lb_addrstr(here), "idle timeout: no datagram came");
-		if (pf[1].revents)
-			lb_sigdie(lb_signext());
 		peer.len = sizeof(peer.u);
 		ssize_t k = r < 0 ? -1 : lb_recvfrom(fd, b, sizeof(b) - 1, MSG_DONTWAIT, &peer.u.sa, &peer.len);
 		if (k < 0 && errno != EINTR && errno != EAGAIN)

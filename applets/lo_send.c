@@ -5,6 +5,9 @@
  * a reset at any point (lo-recv resets when it cannot store a byte) is
  * exit 1. Until it ends well the socket is set to reset on close, so a
  * lo-send that dies mid-way never looks like a clean end to its peer.
+ *
+ * -u: a datagram a line (or -m as one) on a connected UDP socket, whose
+ * ICMP port unreachable says that nobody got it: exit 1, not 0.
  */
 #include "lb.h"
 #include "diag.h"

@@ -138,6 +138,22 @@ kill "$(kid "$RPID")" 2>/dev/null; recv_wait
 content "$T/rout" $'still-mine\n'
 end
 
+begin "lo-recv -u: SIGTERM while it waits, and while its output is stalled, ends it"
+recv_start -u || { end; return; }
+kill -TERM "$(kid "$RPID")"
+recv_wait; rc_is 143 "$RRC" "lo-recv (waiting)" "$T/rerr"
+rm -f "$T/fifo"; mkfifo "$T/fifo"
+T sleep 30 <>"$T/fifo" & hold=$!	# a reader that never reads
+recv_start -u -o "$T/fifo" || { end; return; }
+head -c 60000 /dev/zero | tr '\0' x >"$T/l60k"
+for i in 1 2 3 4 5 6; do echo >>"$T/l60k"; head -c 60000 /dev/zero | tr '\0' x >>"$T/l60k"; done
+lb lo-send -u -p "$PORT" "$T/l60k" 2>"$T/serr"
+sleep 0.2
+kill -TERM "$(kid "$RPID")"
+recv_wait; rc_is 143 "$RRC" "lo-recv (output stalled)" "$T/rerr"
+killtree "$hold"; wait "$hold" 2>/dev/null
+end
+
 begin "usage errors with -u: exit 2, one line each"
 for args in "lo-send -u -z" "lo-send -u -t 1 -m x" "lo-recv -u -m x" "lo-recv -u -k" "lo-recv -u -U $T/s" "lo-send -u -U $T/s -m x"; do
 	# shellcheck disable=SC2086
