@@ -5,6 +5,9 @@
  * half-close if it sent nothing), so a client that waits for its answer
  * before closing gets one. If the output cannot be written the connection
  * is reset, not closed: the sender must learn that bytes were lost.
+ *
+ * -u: each datagram a line of the output; what the kernel dropped (the
+ * queue full) is exit 1, as UDP has no sender to tell.
  */
 #include "lb.h"
 
@@ -19,12 +22,14 @@
 		"usage: lo-recv [OPTIONS] -p PORT [-o FILE] [-m REPLY] [-k [-c COUNT]]\n\n" \
 		"Listen on a loopback port, accept one connection and write every byte that\n" \
 		"arrives to stdout (or FILE) until the peer half-closes. Exit 0 when every\n" \
-		"byte was stored; if the output fails, reset the connection and exit 1.\n") \
+		"byte was stored; if the output fails, reset the connection and exit 1.\n" \
+		"With -u, receive UDP datagrams, each written as a line (a newline added\n" \
+		"where it has none), until COUNT came; -t: exit 4 after SECS of silence.\n") \
 	X('o', LB_STR, out, 0, " -o FILE  write to FILE instead of stdout") \
 	X('m', LB_STR, msg, 0, " -m REPLY send REPLY once the first bytes (or the peer's EOF) arrive") \
 	X('k', LB_FLAG, keep, 0, " -k       keep accepting, one connection after another (appending)") \
-	X('c', LB_COUNT, count, 0, " -c COUNT stop after COUNT connections (implies -k)")
-LB_SPEC(spec, OPTIONS, .common = "pa6UPtvqh");
+	X('c', LB_COUNT, count, 0, " -c COUNT stop after COUNT connections (implies -k; -u: datagrams)")
+LB_SPEC(spec, OPTIONS, .common = "pa6uUPtvqh", .excl = "umk\0");
 
 /* -o FILE, without blocking: a FIFO with no reader is ENXIO. Then the
  * descriptor blocks, as stdout does. */
@@ -34,6 +39,51 @@ static int open_out(void)
 	if (fd >= 0)
 		lb_fcntl(fd, F_SETFL, 0);
 	return fd;
+}
+
+/* -u: each datagram on FD (bound at HERE) a line of OUT, until -c COUNT
+ * came; -t: exit 4 after that much silence. Signals kill as they do by
+ * default (as during a TCP transfer): a write to a stalled output must
+ * not hold off a SIGINT, and a UDP socket leaves no file to remove. */
+static void dgrams(int fd, const struct lb_addr *here, int out)
+{
+	/* 65,535 - 8: no UDP payload is larger (IPv6 jumbograms need an MTU
+	 * lo never has), so nothing is ever truncated; 1 more for the newline */
+	static char b[65528];
+	struct pollfd pf = { fd, POLLIN, 0 };
+	struct lb_addr peer;
+	uint32_t mem[9];	/* SO_MEMINFO; [8]: datagrams the kernel dropped */
+	int deep = 4 << 20;
+	char why[64];
+
+	/* a burst (lo-send -u of a file) outruns our writes: a deep queue
+	 * (as far as rmem_max lets) drops less, and what it drops is said */
+	lb_setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &deep, sizeof(deep));
+	lb_sigunblock();	/* (blocked while waiting for a FIFO's reader) */
+
+	for (uint64_t n = 0; n != lb.count || !n; ) {
+		int r = poll(&pf, 1, (int)lb.idle_ms);
+		if (r == 0)
+			lb_die(EX_TIME, lb_addrstr(here), "idle timeout: no datagram came");
+		peer.len = sizeof(peer.u);
+		ssize_t k = r < 0 ? -1 : lb_recvfrom(fd, b, sizeof(b) - 1, MSG_DONTWAIT, &peer.u.sa, &peer.len);
+		if (k < 0 && errno != EINTR && errno != EAGAIN)
+			lb_die_errno(EX_FAIL, r < 0 ? "poll" : "recv");
+		if (k < 0)
+			continue;
+		if (!k || b[k - 1] != '\n')
+			b[k++] = '\n';
+		if (lb_write_all(out, b, (size_t)k))
+			lb_die_errno(EX_FAIL, lb.out ? lb.out : "stdout");
+		if (lb.verbose)
+			lb_say("datagram from ", lb_addrstr(&peer), NULL);
+		n++;
+		socklen_t l = sizeof(mem);
+		if (!lb_getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &l) && l == sizeof(mem) && mem[8]) {
+			lb_stpcpy(lb_utoa(why, mem[8]) + strlen(why), " datagrams lost: the receive queue was full");
+			lb_die(EX_FAIL, lb_addrstr(here), why);
+		}
+	}
 }
 
 int lo_recv_main(char **argv)
@@ -46,7 +96,7 @@ int lo_recv_main(char **argv)
 	int out = lb.out ? open_out() : 1;
 	if (out < 0 && errno != ENXIO)
 		lb_die_errno(EX_FAIL, lb.out);
-	int lfd = lb_xlisten(&here, SOCK_STREAM);
+	int lfd = lb_xlisten(&here, lb.udp ? SOCK_DGRAM : SOCK_STREAM);
 	/* ENXIO: a FIFO nobody reads yet. open() would have blocked before
 	 * we listen (and -P said nothing); now wait for a reader, -t at most */
 	struct pollfd sig = { out < 0 ? lb_sigblock(0) : -1, POLLIN, 0 };
@@ -59,9 +109,11 @@ int lo_recv_main(char **argv)
 			lb_die(EX_TIME, lb.out, "idle timeout: nobody opened the FIFO to read");
 	}
 	uint64_t done = 0;
-	int keep = lb.keep || lb.count;
+	int keep = lb.keep || lb.count || lb.udp;
 
-	do {
+	if (lb.udp)
+		dgrams(lfd, &here, out);
+	else do {
 		struct lb_addr peer;
 		struct lb_pump p = {
 			.sock = lb_xaccept(lfd, &here, &peer),

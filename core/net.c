@@ -332,7 +332,10 @@ int lb_xlisten(struct lb_addr *a, int type)
 			unix_lock(a->u.un.sun_path);
 		unix_stale(a, type);
 	} else {
-		lb_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* TCP: past a TIME_WAIT. Never UDP, where it lets a second
+		 * socket bind the same port and take its datagrams. */
+		if (type == SOCK_STREAM)
+			lb_setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (fam == AF_INET6)	/* ::1 only, never a v4 twin */
 			lb_setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
