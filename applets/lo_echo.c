@@ -556,9 +556,8 @@ static void report(struct check *ck, int nck, int self, int code, uint64_t t0)
 
 /* ---- the server ---- */
 
-static uint64_t handled, last_us;	/* -l: clients (-u: datagrams) so far */
+static uint64_t last_us;	/* -l: when the last connection ended */
 static unsigned nopen;
-static int stopped;
 
 /* Echo what arrives. The bytes are peeked, sent, and only what was sent is
  * taken off the receive queue: a short write leaves the rest in the kernel
@@ -607,40 +606,35 @@ static void idle(void)
 		lb_die(EX_TIME, "idle timeout", "nothing came for the -t time");
 }
 
-/* One more client (-u: datagram) served: the -c COUNTth stops L */
-static void one_more(struct lb_conn *l)
+static struct lb_listener lst;	/* -l */
+
+/* The listener's take (core/loop.c): FD, accepted from PEER, echoed to */
+static int take(int fd, struct lb_addr *peer)
 {
-	if (++handled == lb.count) {
-		lb_loop_close(l);	/* (no child shares it) */
-		stopped = 1;
+	struct lb_conn *e = lb_loop_new(sizeof(*e));
+
+	if (!e) {	/* out of memory: wait, never spin */
+		close(fd);
+		lb_loop_pause(&lst.c, LB_PAUSE_MS);
+		return 1;
 	}
+	e->fd = nodelay(fd);
+	e->fn = on_echo;
+	lb_loop_add(e, EPOLLIN, lb.idle_ms >= 0);	/* timed: by -t */
+	nopen++;
+	if (lb.verbose)
+		lb_say("connection from ", lb_addrstr(peer), NULL);
+	lb_loop_served(&lst.c);
+	return 0;
 }
 
+/* The listener is timed (by -t): ev 0 is the server's idle check */
 static void on_accept(struct lb_conn *c, unsigned ev)
 {
-	if (!ev)
+	if (ev)
+		lb_loop_accept(c, ev);
+	else
 		idle();
-	while (ev && !stopped) {
-		struct lb_addr peer;
-		peer.len = sizeof(peer.u);
-		int fd = lb_accept4(c->fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct lb_conn *e = fd < 0 ? NULL : lb_loop_new(sizeof(*e));
-		if (!e) {
-			if (fd >= 0)
-				close(fd);
-			/* out of descriptors or memory: wait, never spin */
-			if (fd >= 0 || (errno != EAGAIN && errno != ECONNABORTED))
-				lb_loop_pause(c, LB_PAUSE_MS);
-			return;
-		}
-		e->fd = nodelay(fd);
-		e->fn = on_echo;
-		lb_loop_add(e, EPOLLIN, lb.idle_ms >= 0);	/* timed: by -t */
-		nopen++;
-		if (lb.verbose)
-			lb_say("connection from ", lb_addrstr(&peer), NULL);
-		one_more(c);
-	}
 }
 
 /* Is A the address ONLY (NULL: anyone)? */
@@ -666,21 +660,22 @@ static void on_udp(struct lb_conn *c, unsigned ev)
 {
 	if (!ev)
 		idle();
-	for (int budget = 64; ev && budget-- && !stopped;) {
+	for (int budget = 64; ev && budget-- && c->fd >= 0;) {
 		if (echo_dgram(c->fd, MSG_DONTWAIT, NULL) < 0)
 			return;
-		one_more(c);
+		lb_loop_served(c);
 	}
 }
 
-/* Serve on the shared loop until SIGTERM/SIGINT, or -c is done. */
-static int serve(struct lb_conn *l)
+/* Serve on the shared loop until SIGTERM/SIGINT, or -c is done (the
+ * listener closed) and its connections with it. */
+static int serve(void)
 {
 	lb_loop_init();
 	last_us = lb_now_us();
-	lb_fcntl(l->fd, F_SETFL, O_NONBLOCK);
-	lb_loop_add(l, EPOLLIN, lb.idle_ms >= 0);
-	while (!stopped || nopen) {
+	lb_fcntl(lst.c.fd, F_SETFL, O_NONBLOCK);
+	lb_loop_add(&lst.c, EPOLLIN, lb.idle_ms >= 0);
+	while (lst.c.fd >= 0 || nopen) {
 		int sig = lb_loop_once();
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
@@ -862,15 +857,16 @@ int lo_echo_main(char **argv)
 	if (lb.up)
 		lb_up();
 	if (mode == SERVER) {
-		static struct lb_conn l;
 		struct lb_addr here;
-		l.fn = type == SOCK_DGRAM ? on_udp : on_accept;
+		lst.c.fn = type == SOCK_DGRAM ? on_udp : on_accept;
+		lst.flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+		lst.take = take;
 		/* no -p: the kernel picks, and we say which (-U: not looked at) */
 		lb_xresolve(&here, lb.addr, lb.path, lb.port < 0 ? 0 : lb.port, 1);
-		l.fd = lb_xlisten(&here, type);
+		lst.c.fd = lb_xlisten(&here, type);
 		if (lb.port < 0 && !lb.path && !lb.verbose)
 			lb_say("listening on ", lb_addrstr(&here), NULL);
-		return serve(&l);
+		return serve();
 	}
 
 	count = lb.count ? lb.count : ECHO_COUNT;	/* -c 0 is refused */

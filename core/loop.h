@@ -42,4 +42,26 @@ void lb_loop_free(void *p);
 /* Wait once and dispatch; returns a signal that arrived, or 0. */
 int lb_loop_once(void);
 
+/* A listening TCP or UNIX socket in the loop (nonblocking), accepted from
+ * by lb_loop_accept: its fn, or called by its fn for events (ev != 0). */
+struct lb_listener {
+	struct lb_conn c;	/* first; c.fd is -1 once lb_loop_served closed it */
+	int flags;		/* accept4's: SOCK_CLOEXEC, and SOCK_NONBLOCK or 0 */
+	/* NULL, or asked before each accept: nonzero, accept nothing more
+	 * now (it paused the listener, say: the applet's own limits) */
+	int (*room)(void);
+	/* Each connection accepted: FD and PEER are take's now (to keep or
+	 * close). Nonzero: accept nothing more now (it paused the listener). */
+	int (*take)(int fd, struct lb_addr *peer);
+};
+/* Up to 64 connections a wake (then other descriptors get their turn),
+ * while L is open. Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM) it pauses L for LB_PAUSE_MS: new clients wait in the backlog,
+ * and the server never spins; a connection that went before it was
+ * accepted (ECONNABORTED, EPROTO), a filter's EPERM or EINTR: the next. */
+void lb_loop_accept(struct lb_conn *l, unsigned ev);
+/* One more served, a connection or a datagram: the -c COUNTth closes the
+ * listener L (lb_loop_close: no child may share it). */
+void lb_loop_served(struct lb_conn *l);
+
 #endif
