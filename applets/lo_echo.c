@@ -381,7 +381,6 @@ int lo_echo_main(char **argv)
 	lb_echo.count = lb.count ? lb.count : ECHO_COUNT;	/* -c 0 is refused */
 	lb_echo.wait_ms = lb.idle_ms > 0 ? (int)lb.idle_ms : ECHO_WAIT * 1000;
 	if (mode == SELF) {
-		lb_echo.self = 1;
 		nck = selftest();
 	} else {	/* the client: one check */
 		static char name[128];

@@ -563,14 +563,10 @@ reset:
  * open_file), and the next waits in the backlog. */
 static int room(void)
 {
-	if (lb.max && live >= lb.max) {
-		lb_loop_pause(&lst.c, 0);
-		return 1;
-	}
-	if (lb.file && spare < 0 && (spare = open_ro("/dev/null")) < 0) {
-		lb_loop_pause(&lst.c, LB_PAUSE_MS);
-		return 1;
-	}
+	if (lb.max && live >= lb.max)
+		return -1;	/* until one ends */
+	if (lb.file && spare < 0 && (spare = open_ro("/dev/null")) < 0)
+		return LB_PAUSE_MS;
 	return 0;
 }
 

@@ -86,13 +86,12 @@ static void fail(struct check *k, int code, const char *f, ...)
 	lb_write(2, lb.name, ": ", k->name, ": ", k->note, "\n", NULL);
 }
 
-/* ERR stopped it after DONE bytes (or datagrams): 0 is the server's EOF */
 /* K failed with ERR in OP: 1 when the doctor (core/diag.c) named why and
  * the check says so. (An answer that does not come is the doctor's only in
  * the self-test: its own server always answers.) */
 static int doctor(struct check *k, int op, int err)
 {
-	int c = err && (lb_echo.self || (err != EAGAIN && err != ETIMEDOUT))
+	int c = err && (k->fd > 0 || (err != EAGAIN && err != ETIMEDOUT))
 		? lb_diag(&k->ep, op | (k->type == SOCK_DGRAM ? LB_UDP : 0), err == EAGAIN ? ETIMEDOUT : err)
 		: 0;
 	if (c) {
@@ -102,6 +101,7 @@ static int doctor(struct check *k, int op, int err)
 	return c;
 }
 
+/* ERR stopped it after DONE bytes (or datagrams): 0 is the server's EOF */
 static void fail_err(struct check *k, int err, uint64_t done)
 {
 	const char *unit = k->type == SOCK_DGRAM ? "datagrams" : "bytes";
@@ -378,8 +378,7 @@ static int take(int fd, struct lb_addr *peer)
 
 	if (!e) {	/* out of memory: wait, never spin */
 		close(fd);
-		lb_loop_pause(&lst.c, LB_PAUSE_MS);
-		return 1;
+		return LB_PAUSE_MS;
 	}
 	e->fd = lb_echo_nodelay(fd);
 	e->fn = on_echo;

@@ -20,7 +20,8 @@ struct check {
 		uint64_t x[10];
 	};
 	char addr[120], note[320];
-	int fd;			/* self-test: its client's socket, made before the fork */
+	int fd;			/* the self-test's client's socket, made before the
+				 * fork (0: not the self-test) */
 	/* last, for short offsets to the rest: the echo server's address,
 	 * and (self-test) its client's, the only one the server answers */
 	struct lb_addr ep, me;
@@ -30,7 +31,6 @@ struct check {
 extern struct lb_echo {
 	uint64_t count, size;	/* per check: -c messages of -s bytes */
 	int wait_ms;		/* a client's wait for each echo (-t) */
-	int self;		/* the self-test: its own server always answers */
 } lb_echo;
 
 #define BIG (1u << 20)		/* bulk and server buffers */

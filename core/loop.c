@@ -237,18 +237,20 @@ void lb_loop_accept(struct lb_conn *c, unsigned ev)
 	(void)ev;
 	for (int i = 0; i < 64 && c->fd >= 0; i++) {
 		struct lb_addr peer;
+		int ms = l->room ? l->room() : 0;
 
-		if (l->room && l->room())
-			return;
-		peer.len = sizeof(peer.u);
-		int fd = lb_accept4(c->fd, &peer.u.sa, &peer.len, l->flags);
-		if (fd >= 0) {
-			if (l->take(fd, &peer))
+		if (!ms) {
+			peer.len = sizeof(peer.u);
+			int fd = lb_accept4(c->fd, &peer.u.sa, &peer.len, l->flags);
+			if (fd >= 0)
+				ms = l->take(fd, &peer);
+			else if (errno == EAGAIN)
 				return;
-		} else if (errno == EAGAIN) {
-			return;
-		} else if (errno != ECONNABORTED && errno != EINTR && errno != EPERM && errno != EPROTO) {
-			lb_loop_pause(c, LB_PAUSE_MS);	/* wait, never spin */
+			else if (errno != ECONNABORTED && errno != EINTR && errno != EPERM && errno != EPROTO)
+				ms = LB_PAUSE_MS;	/* wait, never spin */
+		}
+		if (ms) {
+			lb_loop_pause(c, ms);
 			return;
 		}
 	}

@@ -47,11 +47,12 @@ int lb_loop_once(void);
 struct lb_listener {
 	struct lb_conn c;	/* first; c.fd is -1 once lb_loop_served closed it */
 	int flags;		/* accept4's: SOCK_CLOEXEC, and SOCK_NONBLOCK or 0 */
-	/* NULL, or asked before each accept: nonzero, accept nothing more
-	 * now (it paused the listener, say: the applet's own limits) */
+	/* Both return 0 to go on accepting, else N to stop and pause the
+	 * listener: N ms, or -1 until lb_loop_resume (lb_loop_pause).
+	 * room: NULL, or asked before each accept (the applet's limits). */
 	int (*room)(void);
-	/* Each connection accepted: FD and PEER are take's now (to keep or
-	 * close). Nonzero: accept nothing more now (it paused the listener). */
+	/* take: each connection accepted; FD and PEER are its now (to keep
+	 * or close) */
 	int (*take)(int fd, struct lb_addr *peer);
 };
 /* Up to 64 connections a wake (then other descriptors get their turn),
