@@ -319,7 +319,7 @@ void lb_echo_bulk(struct check *k)
 
 /* ---- the server (-l) ---- */
 
-static uint64_t last_us;	/* -l: when the last connection ended */
+static uint64_t last_us;	/* when serving began, or the last connection ended */
 static unsigned nopen;
 
 /* Echo what arrives. The bytes are peeked, sent, and only what was sent is

@@ -236,10 +236,10 @@ void lb_loop_accept(struct lb_conn *c, unsigned ev)
 
 	(void)ev;
 	for (int i = 0; i < 64 && c->fd >= 0; i++) {
-		struct lb_addr peer;
 		int ms = l->room ? l->room() : 0;
 
 		if (!ms) {
+			struct lb_addr peer;
 			peer.len = sizeof(peer.u);
 			int fd = lb_accept4(c->fd, &peer.u.sa, &peer.len, l->flags);
 			if (fd >= 0)

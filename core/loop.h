@@ -56,10 +56,11 @@ struct lb_listener {
 	int (*take)(int fd, struct lb_addr *peer);
 };
 /* Up to 64 connections a wake (then other descriptors get their turn),
- * while L is open. Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
- * ENOMEM) it pauses L for LB_PAUSE_MS: new clients wait in the backlog,
- * and the server never spins; a connection that went before it was
- * accepted (ECONNABORTED, EPROTO), a filter's EPERM or EINTR: the next. */
+ * while L is open, each handed to take. Out of descriptors or memory
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM) it pauses L for LB_PAUSE_MS: new
+ * clients wait in the backlog, and the server never spins; a connection
+ * that went before it was accepted (ECONNABORTED, EPROTO), a filter's
+ * EPERM or EINTR: the next. */
 void lb_loop_accept(struct lb_conn *l, unsigned ev);
 /* One more served, a connection or a datagram: the -c COUNTth closes the
  * listener L (lb_loop_close: no child may share it). */
