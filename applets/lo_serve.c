@@ -83,13 +83,15 @@ struct conn {
 	union peer peer;	/* last: short offsets for the rest */
 };
 
-static void on_accept(struct lb_conn *l, unsigned ev);
-static struct lb_conn lst = { .fd = -1, .fn = on_accept };	/* -u: on_dgram */
+static int room(void);
+static int admit(int fd, struct lb_addr *a);
+static struct lb_listener lst = {	/* -u: fn on_dgram */
+	.c = { .fd = -1, .fn = lb_loop_accept }, .room = room, .take = admit
+};
 static size_t msglen;
 static int spare = -1;		/* a descriptor kept for the day they run out */
 static struct lb_addr here;	/* where it listens */
 static int is_unix;
-static uint64_t admitted;	/* accepted so far */
 static unsigned live;		/* connections or children now */
 static unsigned uids[16];
 static int nuids;
@@ -123,17 +125,8 @@ static const char *peername(const union peer *p)
 	return s;
 }
 
-/* -c COUNT: one more admitted (-u: answered). Called only while
- * listening; no PROG inherits the listener (SOCK_CLOEXEC), so one
- * syscall closes it. */
-static void served(void)
-{
-	if (++admitted == lb.count)
-		lb_loop_close(&lst);
-}
-
 /* A connection or a child is over: room for the next one (below -n MAX
- * now, as on_accept takes no more than MAX; on_accept takes the spare back
+ * now, as room() lets no more than MAX in; room() takes the spare back
  * first, if it was used). A listener gone is no longer paused. */
 static void ended(void)
 {
@@ -354,7 +347,7 @@ static int open_file(void)
 	       (errno == EMFILE || errno == ENFILE) && spare >= 0) {
 		close(spare);
 		spare = -1;
-		lb_loop_pause(&lst, LB_PAUSE_MS);
+		lb_loop_pause(&lst.c, LB_PAUSE_MS);
 	}
 	if (f < 0)
 		lb_say(lb.file, ": ", lb_strerror(errno), NULL);
@@ -529,7 +522,7 @@ static void spawn(struct conn *c)
 		const char *why = lb_strerror(e);
 		if (c->pid < 0) {	/* out of processes: the next waits */
 			lb_say("fork: ", why, NULL);
-			lb_loop_pause(&lst, LB_PAUSE_MS);
+			lb_loop_pause(&lst.c, LB_PAUSE_MS);
 		}
 		c->pid = 0;	/* reap finds it in no connection */
 		c->status = (e == ENOENT ? 127 : 126) << 8;
@@ -582,8 +575,10 @@ static int allowed(int fd, const union peer *p)
 	return 0;
 }
 
-static void admit(int fd, union peer *p)
+/* The listener's take (core/loop.c): FD, accepted from A, served or reset */
+static int admit(int fd, struct lb_addr *a)
 {
+	union peer *p = (union peer *)a;	/* as big: UNIX, the credentials over it */
 	struct conn *c;
 
 	if (is_unix) {
@@ -593,7 +588,7 @@ static void admit(int fd, union peer *p)
 	}
 	if (nuids && !allowed(fd, p))
 		goto reset;
-	served();
+	lb_loop_served(&lst.c);	/* -c: no PROG inherits lst (SOCK_CLOEXEC) */
 	live++;
 	if (!(c = lb_loop_new(sizeof(*c)))) {
 		ended();
@@ -623,43 +618,27 @@ static void admit(int fd, union peer *p)
 	} else {
 		watch(c);
 	}
-	return;
+	return 0;
 reset:
 	close(fd);	/* a reset (SO_LINGER 0), before any byte of reply */
+	return 0;
 }
 
-static void on_accept(struct lb_conn *l, unsigned ev)
+/* Before each accept: -n MAX open, or no spare descriptor for -f (see
+ * open_file), and the next waits in the backlog. */
+static int room(void)
 {
-	(void)ev;
-	for (int i = 0; i < 64 && lst.fd >= 0; i++) {
-		union peer p;
-
-		if (lb.max && live >= lb.max) {
-			lb_loop_pause(l, 0);
-			return;
-		}
-		if (lb.file && spare < 0 && (spare = open_ro("/dev/null")) < 0) {
-			lb_loop_pause(l, LB_PAUSE_MS);
-			return;
-		}
-		p.addr.len = sizeof(p.addr.u);
-		int fd = lb_accept4(l->fd, &p.addr.u.sa, &p.addr.len, SOCK_CLOEXEC | (lb.exec ? 0 : SOCK_NONBLOCK));
-		if (fd >= 0) {
-			admit(fd, &p);
-		} else if (errno == EAGAIN) {
-			return;
-		} else if (errno != ECONNABORTED && errno != EINTR && errno != EPERM && errno != EPROTO) {
-			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: wait, never spin */
-			lb_loop_pause(l, LB_PAUSE_MS);
-			return;
-		}
-	}
+	if (lb.max && live >= lb.max)
+		return -1;	/* until one ends */
+	if (lb.file && spare < 0 && (spare = open_ro("/dev/null")) < 0)
+		return LB_PAUSE_MS;
+	return 0;
 }
 
 static void on_dgram(struct lb_conn *l, unsigned ev)
 {
 	(void)ev;
-	for (int i = 0; i < 64 && lst.fd >= 0; i++) {
+	for (int i = 0; i < 64 && lst.c.fd >= 0; i++) {
 		struct conn d = { .peer.addr.len = sizeof(d.peer.addr.u) };
 		struct lb_addr *a = &d.peer.addr;
 		const char *r = lb.msg;
@@ -682,7 +661,7 @@ static void on_dgram(struct lb_conn *l, unsigned ev)
 		if (w > 0)
 			d.out = (uint64_t)w;
 		tell(&d, w < 0 ? NULL : "ok");
-		served();
+		lb_loop_served(&lst.c);
 	}
 }
 
@@ -776,16 +755,18 @@ int lo_serve_main(char **argv)
 	if (udp && fsize > LB_UDP_MAX)	/* -f: FILE's size */
 		lb_die(EX_FAIL, lb.file, lb_strerror(EMSGSIZE));
 	if (udp)
-		lst.fn = on_dgram;
-	lst.fd = lb_xlisten(&here, udp ? SOCK_DGRAM : SOCK_STREAM);
+		lst.c.fn = on_dgram;
+	else	/* -e: PROG's socket blocks, as any program expects */
+		lst.flags = SOCK_CLOEXEC | (lb.exec ? 0 : SOCK_NONBLOCK);
+	lst.c.fd = lb_xlisten(&here, udp ? SOCK_DGRAM : SOCK_STREAM);
 	if (lb.uids && !is_unix)
 		lb_diag_peers(&here);	/* exit 1 if no owner can be known */
-	lb_fcntl(lst.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
+	lb_fcntl(lst.c.fd, F_SETFL, O_NONBLOCK);	/* the loop accepts until EAGAIN */
 	/* every connection inherits it: a reset, should the server die,
 	 * until its reply has gone out whole */
-	lb_linger(lst.fd, 1);
+	lb_linger(lst.c.fd, 1);
 	lb_loop_init();
-	lb_loop_add(&lst, EPOLLIN, 0);
+	lb_loop_add(&lst.c, EPOLLIN, 0);
 	for (;;) {
 		int sig = lb_loop_once();
 		uint64_t now = lb_now_us();
@@ -799,12 +780,12 @@ int lo_serve_main(char **argv)
 			/* stop accepting; what is in flight gets a second. The
 			 * wake stands until it is due; on a clock of whole ms, it
 			 * may come up to 1 ms before this one's second is over. */
-			if (lst.fd >= 0)
-				lb_loop_close(&lst);
+			if (lst.c.fd >= 0)
+				lb_loop_close(&lst.c);
 			lb_loop_wake(1000);
 			deadline = now + 999000;
 		}
-		if ((lst.fd < 0 && !live) || now >= deadline)
+		if ((lst.c.fd < 0 && !live) || now >= deadline)
 			break;
 	}
 	walk(1);

@@ -8,6 +8,7 @@
 #ifndef LB_H
 #define LB_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -145,6 +146,8 @@ _Noreturn void lb_die_errno(int code, const char *what);
 const char *lb_strerror(int err);
 char *lb_utoa(char *buf, uint64_t n);	/* returns buf, NUL-terminated */
 char *lb_fixed(char *buf, uint64_t n, unsigned div, int digits);
+/* F's '#' a uint64_t, '$' a string, '@' one escaped for JSON, into [P, END) */
+char *lb_vfmt(char *p, char *end, const char *f, va_list ap);
 /* FN runs at lb_exit, the last added first; up to LB_NEXIT hooks, each
  * added by the code that made what it cleans up. */
 #define LB_NEXIT 4

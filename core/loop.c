@@ -1,4 +1,5 @@
-/* loop.c - the event loop the concurrent servers share (lo-serve, lo-echo -l).
+/* loop.c - the event loop the concurrent servers share (lo-serve, lo-echo -l),
+ * and their one accept loop (lb_loop_accept) and -c COUNT.
  *
  * epoll, one callback per descriptor, and an idle list kept in order of
  * last activity: touching a connection moves it to the tail, so the head is
@@ -250,4 +251,38 @@ int lb_loop_once(void)
 	else if (chld)
 		chld = 0, sig = SIGCHLD;
 	return sig;
+}
+
+void lb_loop_accept(struct lb_conn *c, unsigned ev)
+{
+	struct lb_listener *l = (struct lb_listener *)c;
+
+	(void)ev;
+	for (int i = 0; i < 64 && c->fd >= 0; i++) {
+		int ms = l->room ? l->room() : 0;
+
+		if (!ms) {
+			struct lb_addr peer;
+			peer.len = sizeof(peer.u);
+			int fd = lb_accept4(c->fd, &peer.u.sa, &peer.len, l->flags);
+			if (fd >= 0)
+				ms = l->take(fd, &peer);
+			else if (errno == EAGAIN)
+				return;
+			else if (errno != ECONNABORTED && errno != EINTR && errno != EPERM && errno != EPROTO)
+				ms = LB_PAUSE_MS;	/* wait, never spin */
+		}
+		if (ms) {
+			lb_loop_pause(c, ms);
+			return;
+		}
+	}
+}
+
+void lb_loop_served(struct lb_conn *l)
+{
+	static uint64_t served;
+
+	if (++served == lb.count)
+		lb_loop_close(l);
 }

@@ -46,4 +46,28 @@ void lb_loop_free(void *p);
 /* Wait once and dispatch; returns a signal that arrived, or 0. */
 int lb_loop_once(void);
 
+/* A listening TCP or UNIX socket in the loop (nonblocking), accepted from
+ * by lb_loop_accept: its fn, or called by its fn for events (ev != 0). */
+struct lb_listener {
+	struct lb_conn c;	/* first; c.fd is -1 once lb_loop_served closed it */
+	int flags;		/* accept4's: SOCK_CLOEXEC, and SOCK_NONBLOCK or 0 */
+	/* Both return 0 to go on accepting, else N to stop and pause the
+	 * listener: N ms, or -1 until lb_loop_resume (lb_loop_pause).
+	 * room: NULL, or asked before each accept (the applet's limits). */
+	int (*room)(void);
+	/* take: each connection accepted; FD and PEER are its now (to keep
+	 * or close) */
+	int (*take)(int fd, struct lb_addr *peer);
+};
+/* Up to 64 connections a wake (then other descriptors get their turn),
+ * while L is open, each handed to take. Out of descriptors or memory
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM) it pauses L for LB_PAUSE_MS: new
+ * clients wait in the backlog, and the server never spins; a connection
+ * that went before it was accepted (ECONNABORTED, EPROTO), a filter's
+ * EPERM or EINTR: the next. */
+void lb_loop_accept(struct lb_conn *l, unsigned ev);
+/* One more served, a connection or a datagram: the -c COUNTth closes the
+ * listener L (lb_loop_close: no child may share it). */
+void lb_loop_served(struct lb_conn *l);
+
 #endif

@@ -181,6 +181,38 @@ char *lb_utoa(char *buf, uint64_t n)
 	return buf;
 }
 
+/* Text into [P, END): F's '#' takes a uint64_t, '$' a string, '@' a
+ * string escaped for JSON; any other character stands for itself, but a
+ * ',' right after a '{' or '[' is left out (JSON's separators). Returns the
+ * end, unterminated. (lo-echo's one formatter, for its notes and its
+ * report: musl's printf core is about 10 KB.) */
+char *lb_vfmt(char *p, char *end, const char *f, va_list ap)
+{
+	char b[24];
+
+	for (; *f; f++) {
+		const char *s = b;
+		if (*f == ',' && (p[-1] == '{' || p[-1] == '['))
+			continue;
+		if (*f == '#')
+			lb_utoa(b, va_arg(ap, uint64_t));
+		else if (*f == '$' || *f == '@')
+			s = va_arg(ap, const char *);
+		else
+			b[0] = *f, b[1] = 0;
+		for (char c; (c = *s) && p < end - 1; s++) {	/* (room for an escape) */
+			if (*f == '@') {
+				if (c == '"' || c == '\\')
+					*p++ = '\\';
+				if ((unsigned char)c < ' ')
+					c = '?';
+			}
+			*p++ = c;
+		}
+	}
+	return p;
+}
+
 /* n/div with DIGITS decimals, rounded: lb_fixed(b, 1234, 1000, 2) = "1.23" */
 char *lb_fixed(char *buf, uint64_t n, unsigned div, int digits)
 {

@@ -1,15 +1,17 @@
 /* fuzz_echo - lo-echo's echo verifier fed arbitrary echoes: the check
- * rtt() makes on each echo (TCP: a full message compared; UDP: a datagram
+ * lb_echo_rtt() makes on each echo (TCP: a full message compared; UDP: a datagram
  * of any length, stale() asking whether it is a late or duplicated echo
  * of an earlier message), mismatch() naming the first differing byte, and
- * fail()'s note. applets/lo_echo.c is compiled into this file, and the
- * buffers are laid out as rtt() lays them out (sb, rb, tmp in one block of
- * 3 * SIZE + 1), here from malloc so that ASan sees every byte past it.
+ * fail()'s note. core/echo.c (the verifier) and applets/lo_echo.c (the
+ * report) are compiled into this file, and the buffers are laid out as
+ * rtt() lays them out (sb, rb, tmp in one block of 3 * SIZE + 1), here
+ * from malloc so that ASan sees every byte past it.
  *
  * Input: byte 0: bit 0 UDP; bytes 1-2 SIZE - 1 (1..512); bytes 3-10 the
  * message number (little-endian); the rest is the echo (UDP: up to SIZE + 1
  * bytes, its length; TCP: SIZE bytes, padded with the expected message).
  */
+#include "../../core/echo.c"
 #include "../../applets/lo_echo.c"
 #include "fuzz.h"
 
@@ -26,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	struct check k = { .name = name, .type = udp ? SOCK_DGRAM : SOCK_STREAM };
 
 	fz_reset("lo-echo");
-	size = s;
-	count = 1000;
+	lb_echo.size = s;
+	lb_echo.count = 1000;
 	outlen = 0;
 	uint8_t *sb = malloc(3 * s + 1), *rb = sb + s, *tmp = rb + s + 1;
 	memset(sb, 0xee, 3 * s + 1);
