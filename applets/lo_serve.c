@@ -588,7 +588,7 @@ static int admit(int fd, struct lb_addr *a)
 	}
 	if (nuids && !allowed(fd, p))
 		goto reset;
-	lb_loop_served(&lst.c);	/* -c: no PROG inherits lst (SOCK_CLOEXEC) */
+	uint64_t nth = lb_loop_served(&lst.c);	/* -c: no PROG inherits lst (SOCK_CLOEXEC) */
 	live++;
 	if (!(c = lb_loop_new(sizeof(*c)))) {
 		ended();
@@ -605,10 +605,10 @@ static int admit(int fd, struct lb_addr *a)
 	all = c;
 	if (lb.out) {	/* ".N": hidden until whole */
 		char n[24] = ".";
-		lb_utoa(n + 1, admitted);
+		lb_utoa(n + 1, nth);
 		if ((c->rec = lb_tmpfileat(outdir, n, c->tmp, sizeof(c->tmp))) < 0) {
 			finish(c, NULL, 0);
-			return;
+			return 0;
 		}
 	}
 	if (lb.exec) {

@@ -279,10 +279,11 @@ void lb_loop_accept(struct lb_conn *c, unsigned ev)
 	}
 }
 
-void lb_loop_served(struct lb_conn *l)
+uint64_t lb_loop_served(struct lb_conn *l)
 {
 	static uint64_t served;
 
 	if (++served == lb.count)
 		lb_loop_close(l);
+	return served;
 }

@@ -67,7 +67,8 @@ struct lb_listener {
  * EPERM or EINTR: the next. */
 void lb_loop_accept(struct lb_conn *l, unsigned ev);
 /* One more served, a connection or a datagram: the -c COUNTth closes the
- * listener L (lb_loop_close: no child may share it). */
-void lb_loop_served(struct lb_conn *l);
+ * listener L (lb_loop_close: no child may share it). Returns how many,
+ * this one included. */
+uint64_t lb_loop_served(struct lb_conn *l);
 
 #endif
