@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define OPTIONS(X) \
@@ -36,6 +38,47 @@ static int open_out(void)
 	return fd;
 }
 
+static char tmp[4096];	/* -o's new file until it is FILE; "" after */
+
+static void drop_tmp(void)
+{
+	unlink(tmp);
+}
+
+/* -o FILE appears only complete: the bytes go to a new file beside it,
+ * under a name nobody can guess or plant (lb_tmpfile), renamed over FILE
+ * once all is stored; every exit before that removes it. (O_TMPFILE would
+ * leave nothing even after SIGKILL, but cannot replace FILE, needs /proc
+ * or CAP_DAC_READ_SEARCH to be linked, and not every file system has it:
+ * this would remain as the fallback.) A FIFO, a device, or our own stdout
+ * (/dev/stdout) is written as it is, and so is FILE under -k, appended
+ * to connection after connection. */
+static int new_out(int keep)
+{
+	struct lb_statx st, o;
+	int gone = lb_statx(AT_FDCWD, lb.out, 0, &st);
+
+	if (keep || (!gone && (!S_ISREG(st.mode) || (!lb_statx(1, "", AT_EMPTY_PATH, &o) &&
+		o.ino == st.ino && o.dev_major == st.dev_major && o.dev_minor == st.dev_minor))))
+		return open_out();
+	int fd = lb_tmpfile(lb.out, tmp, sizeof(tmp));
+	if (fd < 0)
+		lb_die_errno(EX_FAIL, lb.out);
+	lb_atexit(drop_tmp);
+	if (!gone)	/* FILE's permissions stay; before a byte is in */
+		syscall(SYS_fchmod, fd, st.mode & 0777);
+	return fd;
+}
+
+/* Every byte stored: on the disk, so that no crash after our exit 0 can
+ * lose them, then in FILE's place. */
+static void commit(int fd)
+{
+	if ((*tmp && syscall(SYS_fsync, fd)) || close(fd) || (*tmp && rename(tmp, lb.out)))
+		lb_die_errno(EX_FAIL, lb.out);
+	*tmp = 0;
+}
+
 int lo_recv_main(char **argv)
 {
 	static struct lb_addr here;	/* static: keeps the frame small */
@@ -43,7 +86,8 @@ int lo_recv_main(char **argv)
 	lb_parse(argv, &spec);
 	lb_xendpoint(&here, 1);
 
-	int out = lb.out ? open_out() : 1;
+	int keep = lb.keep || lb.count;
+	int out = lb.out ? new_out(keep) : 1;
 	if (out < 0 && errno != ENXIO)
 		lb_die_errno(EX_FAIL, lb.out);
 	int lfd = lb_xlisten(&here, SOCK_STREAM);
@@ -59,7 +103,6 @@ int lo_recv_main(char **argv)
 			lb_die(EX_TIME, lb.out, "idle timeout: nobody opened the FIFO to read");
 	}
 	uint64_t done = 0;
-	int keep = lb.keep || lb.count;
 
 	do {
 		struct lb_addr peer;
@@ -71,6 +114,7 @@ int lo_recv_main(char **argv)
 			.gate = 1,
 			.out = out,
 			.outname = lb.out ? lb.out : "stdout",
+			.sigs = *tmp,
 		};
 		const char *where;
 		/* until every byte is stored, any close (even our death) resets */
@@ -80,8 +124,8 @@ int lo_recv_main(char **argv)
 		int err = lb_pump(&p, &where);
 		if (err)
 			lb_pump_die(&p, err, where);
-		if (!keep && lb.out && close(out))
-			lb_die_errno(EX_FAIL, lb.out);
+		if (!keep && lb.out)
+			commit(out);
 		lb_linger(p.sock, 0);
 		close(p.sock);
 		lb_report(&p);

@@ -397,7 +397,7 @@ int lb_tmpfile(const char *path, char *tmp, size_t size)
 		*p++ = "0123456789abcdef"[r[i] & 15];
 	}
 	*p = 0;
-	return lb_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	return lb_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 }
 
 /* The monotonic clock from the kernel's vDSO, as musl's clock_gettime
