@@ -30,9 +30,9 @@ LB_SPEC(spec, OPTIONS, .common = "pa6UPtvqh");
 
 /* -o FILE, without blocking: a FIFO with no reader is ENXIO. Then the
  * descriptor blocks, as stdout does. */
-static int open_out(void)
+static int open_out(int flags)
 {
-	int fd = lb_open(lb.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
+	int fd = lb_open(lb.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK | flags, 0666);
 	if (fd >= 0)
 		lb_fcntl(fd, F_SETFL, 0);
 	return fd;
@@ -50,17 +50,22 @@ static void drop_tmp(void)
  * once all is stored; every exit before that removes it. (O_TMPFILE would
  * leave nothing even after SIGKILL, but cannot replace FILE, needs /proc
  * or CAP_DAC_READ_SEARCH to be linked, and not every file system has it:
- * this would remain as the fallback.) A FIFO, a device, or our own stdout
- * (/dev/stdout) is written as it is, and so is FILE under -k, appended
- * to connection after connection. */
+ * this would remain as the fallback.) The file that is stdout already
+ * (/dev/stdout) is stdout; a FIFO or a device is opened as it is (links
+ * followed: /dev/stderr is one); under -k FILE is appended to connection
+ * after connection, never through a symlink. */
 static int new_out(int keep)
 {
 	struct lb_statx st, o;
 	int gone = lb_statx(AT_FDCWD, lb.out, 0, &st);
 
-	if (keep || (!gone && (!S_ISREG(st.mode) || (!lb_statx(1, "", AT_EMPTY_PATH, &o) &&
-		o.ino == st.ino && o.dev_major == st.dev_major && o.dev_minor == st.dev_minor))))
-		return open_out();
+	if (!gone && !lb_statx(1, "", AT_EMPTY_PATH, &o) && o.ino == st.ino &&
+	    o.dev_major == st.dev_major && o.dev_minor == st.dev_minor)
+		return 1;
+	if (!gone && !S_ISREG(st.mode))
+		return open_out(0);
+	if (keep)
+		return open_out(O_NOFOLLOW);
 	int fd = lb_tmpfile(lb.out, tmp, sizeof(tmp));
 	if (fd < 0)
 		lb_die_errno(EX_FAIL, lb.out);
@@ -97,7 +102,7 @@ int lo_recv_main(char **argv)
 	for (uint64_t t0 = lb_now_us(); out < 0; poll(&sig, 1, 20)) {
 		if (sig.revents)	/* a signal while we wait: through the exit hooks */
 			lb_sigdie(lb_signext());
-		if ((out = open_out()) < 0 && errno != ENXIO)
+		if ((out = open_out(0)) < 0 && errno != ENXIO)
 			lb_die_errno(EX_FAIL, lb.out);
 		if (out < 0 && lb.idle_ms >= 0 && lb_now_us() - t0 >= (uint64_t)lb.idle_ms * 1000)
 			lb_die(EX_TIME, lb.out, "idle timeout: nobody opened the FIFO to read");

@@ -1,7 +1,8 @@
 # t-files.sh - issue 13: lo-recv -o FILE appears only complete (a new file
 # beside it, renamed over it once every byte is stored; a failed or killed
 # transfer leaves FILE as it was and nothing beside it), FIFOs and devices
-# still written as they are.
+# still written as they are, and no file ever opened through a planted
+# symlink (-o, -k -o and -P).
 # needs: lo-send lo-recv
 source "$(dirname "$0")/lib.sh"
 
@@ -153,7 +154,7 @@ t_full()
 
 t_devices()
 {
-	begin "-o /dev/null, -o FIFO, -o /dev/stdout (a file): written as they are, nothing made beside them"
+	begin "-o /dev/null, -o FIFO, -o /dev/stdout (a file, >>): written as they are, nothing made beside them"
 	recv_start -o /dev/null || { end; return; }
 	lb lo-send -p "$PORT" -m to-null 2>"$T/serr"; rc_is 0 $? "lo-send (null)" "$T/serr"
 	recv_wait; rc_is 0 "$RRC" "lo-recv -o /dev/null" "$T/rerr"
@@ -169,15 +170,111 @@ t_devices()
 	content "$T/cat" to-fifo
 	[ -p "$D/f" ] || problem "the FIFO was replaced"
 	only_f
-	# /dev/stdout where stdout is a regular file: that file, no new one in /dev
-	rm -f "$T/rport" "$T/so"
-	lb lo-recv -p 0 -P "$T/rport" -o /dev/stdout >"$T/so" 2>"$T/rerr" & RPID=$!
+	# /dev/stdout where stdout is a regular file (opened to append): stdout
+	# itself, no new file in /dev
+	rm -f "$T/rport"
+	printf 'before:' >"$T/so"
+	lb lo-recv -p 0 -P "$T/rport" -o /dev/stdout >>"$T/so" 2>"$T/rerr" & RPID=$!
 	wait_file "$T/rport" $RPID || { problem "lo-recv did not listen: $(oneline "$T/rerr")"; end; return; }
 	lb lo-send -p "$(cat "$T/rport")" -m to-stdout 2>"$T/serr"; rc_is 0 $? "lo-send (stdout)" "$T/serr"
 	recv_wait; rc_is 0 "$RRC" "lo-recv -o /dev/stdout" "$T/rerr"
-	content "$T/so" to-stdout
+	content "$T/so" before:to-stdout
 	[ -L /dev/stdout ] || problem "/dev/stdout is no longer a symlink"
 	ls /dev/stdout.???????????????? >/dev/null 2>&1 && problem "a file beside /dev/stdout"
+	end
+}
+
+# ---- planted symlinks ----
+
+# plant DIR NAME: symlinks in DIR to $T/victim: NAME.tmp.<pid> for the next
+# 300 pids (the predictable names of old), NAME.tmp, NAME.new, NAME~, and
+# a dangling NAME.gone to $T/victim2
+plant()
+{
+	local last p
+	last=$(cat /proc/sys/kernel/ns_last_pid 2>/dev/null || echo $$)
+	for p in $(seq "$((last + 1))" "$((last + 300))"); do
+		ln -s "$T/victim" "$1/$2.tmp.$p"
+	done
+	ln -s "$T/victim" "$1/$2.tmp"
+	ln -s "$T/victim" "$1/$2.new"
+	ln -s "$T/victim" "$1/$2~"
+	ln -s "$T/victim2" "$1/$2.gone"
+}
+
+# unharmed: the victim as it was, the dangling link's target never made
+unharmed()
+{
+	content "$T/victim" $'victim\n' victim
+	[ "$(stat -c %a "$T/victim")" = 640 ] || problem "the victim's mode changed"
+	[ ! -e "$T/victim2" ] || problem "a file was made through the dangling link"
+}
+
+t_plant_portfile()
+{
+	begin "-P FILE among planted symlinks (and FILE itself one): the victim untouched, the port file right"
+	rm -rf "$T/x"; mkdir -p "$T/x"
+	echo victim >"$T/victim"; chmod 640 "$T/victim"; rm -f "$T/victim2"
+	plant "$T/x" pf
+	ln -s "$T/victim" "$T/x/pf"
+	lb lo-recv -p 0 -P "$T/x/pf" -m r >"$T/rout" 2>"$T/rerr" & RPID=$!
+	for _ in $(seq 500); do
+		[ -L "$T/x/pf" ] && kill -0 $RPID 2>/dev/null || break
+		sleep 0.02
+	done
+	[ -f "$T/x/pf" ] && [ ! -L "$T/x/pf" ] || problem "pf is not a file of its own: $(ls -l "$T/x/pf")"
+	grep -Eq '^[1-9][0-9]{0,4}$' "$T/x/pf" || problem "port file is '$(oneline "$T/x/pf")'"
+	lb lo-send -p "$(cat "$T/x/pf")" -m hi >/dev/null 2>"$T/serr"; rc_is 0 $? lo-send "$T/serr"
+	recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
+	unharmed
+	# nothing new in the directory: the links and pf
+	[ "$(ls -A "$T/x" | wc -l)" = 305 ] || problem "$(ls -A "$T/x" | wc -l) entries, want 305 (304 links, pf)"
+	end
+}
+
+t_plant_out()
+{
+	begin "-o FILE among planted symlinks: the victim untouched; FILE a symlink: the link replaced, not its target"
+	echo victim >"$T/victim"; chmod 640 "$T/victim"; rm -f "$T/victim2"
+	rm -rf "$D"; mkdir -p "$D"
+	plant "$D" f
+	ln -s "$T/victim" "$D/f"
+	recv_start -o "$D/f" || { end; return; }
+	lb lo-send -p "$PORT" -m data 2>"$T/serr"; rc_is 0 $? lo-send "$T/serr"
+	recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
+	[ -f "$D/f" ] && [ ! -L "$D/f" ] || problem "f is not a file of its own: $(ls -l "$D/f")"
+	content "$D/f" data
+	unharmed
+	[ "$(ls -A "$D" | wc -l)" = 305 ] || problem "$(ls -A "$D" | wc -l) entries, want 305 (304 links, f)"
+	# a dangling link at FILE: replaced too, its target never made
+	rm -f "$D/f"; ln -s "$T/victim2" "$D/f"
+	recv_start -o "$D/f" || { end; return; }
+	lb lo-send -p "$PORT" -m data2 2>"$T/serr"; rc_is 0 $? "lo-send (dangling)" "$T/serr"
+	recv_wait; rc_is 0 "$RRC" "lo-recv (dangling)" "$T/rerr"
+	[ -f "$D/f" ] && [ ! -L "$D/f" ] || problem "f (dangling) is not a file of its own"
+	content "$D/f" data2
+	unharmed
+	end
+}
+
+t_plant_keep()
+{
+	begin "-k -o FILE where FILE is a planted symlink: exit 1 (not followed), the victim untouched; a plain FILE appended"
+	echo victim >"$T/victim"; chmod 640 "$T/victim"; rm -f "$T/victim2"
+	rm -rf "$D"; mkdir -p "$D"
+	ln -s "$T/victim" "$D/f"
+	lb lo-recv -p 0 -k -c 1 -o "$D/f" >/dev/null 2>"$T/rerr"; rc_is 1 $? "lo-recv -k" "$T/rerr"
+	has "$T/rerr" "^lo-recv: $D/f: too many levels of symbolic links"
+	rm -f "$D/f"; ln -s "$T/victim2" "$D/f"
+	lb lo-recv -p 0 -k -c 1 -o "$D/f" >/dev/null 2>"$T/rerr"; rc_is 1 $? "lo-recv -k (dangling)" "$T/rerr"
+	unharmed
+	rm -f "$D/f"
+	recv_start -k -c 2 -o "$D/f" || { end; return; }
+	lb lo-send -p "$PORT" -m one 2>"$T/serr"; rc_is 0 $? "lo-send 1" "$T/serr"
+	lb lo-send -p "$PORT" -m two 2>"$T/serr"; rc_is 0 $? "lo-send 2" "$T/serr"
+	recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
+	content "$D/f" onetwo
+	only_f
 	end
 }
 
@@ -189,3 +286,6 @@ t_term INT
 t_idle
 t_full
 t_devices
+t_plant_portfile
+t_plant_out
+t_plant_keep
