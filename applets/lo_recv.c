@@ -14,7 +14,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define OPTIONS(X) \
@@ -33,9 +35,9 @@ LB_SPEC(spec, OPTIONS, .common = "pa6uUPtvqh", .excl = "umk\0");
 
 /* -o FILE, without blocking: a FIFO with no reader is ENXIO. Then the
  * descriptor blocks, as stdout does. */
-static int open_out(void)
+static int open_out(int flags)
 {
-	int fd = lb_open(lb.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
+	int fd = lb_open(lb.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK | flags, 0666);
 	if (fd >= 0)
 		lb_fcntl(fd, F_SETFL, 0);
 	return fd;
@@ -86,6 +88,52 @@ static void dgrams(int fd, const struct lb_addr *here, int out)
 	}
 }
 
+static char tmp[4096];	/* -o's new file until it is FILE; "" after */
+
+static void drop_tmp(void)
+{
+	unlink(tmp);
+}
+
+/* -o FILE appears only complete: the bytes go to a new file beside it,
+ * under a name nobody can guess or plant (lb_tmpfile), renamed over FILE
+ * once all is stored; every exit before that removes it. (O_TMPFILE would
+ * leave nothing even after SIGKILL, but cannot replace FILE, needs /proc
+ * or CAP_DAC_READ_SEARCH to be linked, and not every file system has it:
+ * this would remain as the fallback.) The file that is stdout already
+ * (/dev/stdout) is stdout; a FIFO or a device is opened as it is (links
+ * followed: /dev/stderr is one); under -k FILE is appended to connection
+ * after connection, never through a symlink. */
+static int new_out(int keep)
+{
+	struct lb_statx st, o;
+	int gone = lb_statx(AT_FDCWD, lb.out, 0, &st);
+
+	if (!gone && !lb_statx(1, "", AT_EMPTY_PATH, &o) && o.ino == st.ino &&
+	    o.dev_major == st.dev_major && o.dev_minor == st.dev_minor)
+		return 1;
+	if (!gone && !S_ISREG(st.mode))
+		return open_out(0);
+	if (keep)
+		return open_out(O_NOFOLLOW);
+	int fd = lb_tmpfile(lb.out, tmp, sizeof(tmp));
+	if (fd < 0)
+		lb_die_errno(EX_FAIL, lb.out);
+	lb_atexit(drop_tmp);
+	if (!gone)	/* FILE's permissions stay; before a byte is in */
+		syscall(SYS_fchmod, fd, st.mode & 0777);
+	return fd;
+}
+
+/* Every byte stored: on the disk, so that no crash after our exit 0 can
+ * lose them, then in FILE's place. */
+static void commit(int fd)
+{
+	if ((*tmp && syscall(SYS_fsync, fd)) || close(fd) || (*tmp && rename(tmp, lb.out)))
+		lb_die_errno(EX_FAIL, lb.out);
+	*tmp = 0;
+}
+
 int lo_recv_main(char **argv)
 {
 	static struct lb_addr here;	/* static: keeps the frame small */
@@ -93,7 +141,9 @@ int lo_recv_main(char **argv)
 	lb_parse(argv, &spec);
 	lb_xendpoint(&here, 1);
 
-	int out = lb.out ? open_out() : 1;
+	/* -u: each datagram as it comes, as -k */
+	int keep = lb.keep || lb.count || lb.udp;
+	int out = lb.out ? new_out(keep) : 1;
 	if (out < 0 && errno != ENXIO)
 		lb_die_errno(EX_FAIL, lb.out);
 	int lfd = lb_xlisten(&here, lb.udp ? SOCK_DGRAM : SOCK_STREAM);
@@ -103,13 +153,12 @@ int lo_recv_main(char **argv)
 	for (uint64_t t0 = lb_now_us(); out < 0; poll(&sig, 1, 20)) {
 		if (sig.revents)	/* a signal while we wait: through the exit hooks */
 			lb_sigdie(lb_signext());
-		if ((out = open_out()) < 0 && errno != ENXIO)
+		if ((out = open_out(0)) < 0 && errno != ENXIO)
 			lb_die_errno(EX_FAIL, lb.out);
 		if (out < 0 && lb.idle_ms >= 0 && lb_now_us() - t0 >= (uint64_t)lb.idle_ms * 1000)
 			lb_die(EX_TIME, lb.out, "idle timeout: nobody opened the FIFO to read");
 	}
 	uint64_t done = 0;
-	int keep = lb.keep || lb.count || lb.udp;
 
 	if (lb.udp)
 		dgrams(lfd, &here, out);
@@ -123,6 +172,7 @@ int lo_recv_main(char **argv)
 			.gate = 1,
 			.out = out,
 			.outname = lb.out ? lb.out : "stdout",
+			.sigs = *tmp,
 		};
 		const char *where;
 		/* until every byte is stored, any close (even our death) resets */
@@ -132,8 +182,8 @@ int lo_recv_main(char **argv)
 		int err = lb_pump(&p, &where);
 		if (err)
 			lb_pump_die(&p, err, where);
-		if (!keep && lb.out && close(out))
-			lb_die_errno(EX_FAIL, lb.out);
+		if (!keep && lb.out)
+			commit(out);
 		lb_linger(p.sock, 0);
 		close(p.sock);
 		lb_report(&p);

@@ -166,6 +166,24 @@ uint64_t lb_now_ns(void);		/* monotonic, from the vDSO where there is one */
  * there; mode 0666 less the umask. The descriptor, or -1 (errno). */
 int lb_tmpfileat(int dir, const char *path, char *tmp, size_t size);
 #define lb_tmpfile(path, tmp, size) lb_tmpfileat(AT_FDCWD, path, tmp, size)
+/* What statx(2) says of a file: musl's stat goes through fstatat and its
+ * /proc fallback (800 B), and musl 1.2.3 has no statx(). The kernel's
+ * layout, the same on every architecture. */
+struct lb_statx {
+	uint32_t mask, blksize;
+	uint64_t attributes;
+	uint32_t nlink, uid, gid;
+	uint16_t mode, pad;
+	uint64_t ino, size, blocks, attributes_mask, times[8];
+	uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
+	uint64_t spare[14];
+};
+/* PATH at DIR (AT_FDCWD; a descriptor with "" and AT_EMPTY_PATH) into
+ * *ST, the basic fields; 0 or -1 (errno) */
+static inline int lb_statx(int dir, const char *path, int flags, struct lb_statx *st)
+{
+	return (int)syscall(SYS_statx, dir, path, flags, 0x7ff /* STATX_BASIC_STATS */, st);
+}
 
 /* ---- sockets ---- */
 #define LB_UDP_MAX 65507	/* the largest UDP payload over IPv4 */
@@ -199,6 +217,7 @@ struct lb_pump {
 	int nfiles;
 	int gate;		/* hold the message until the peer speaks */
 	int shut;		/* shutdown(SHUT_WR) when the source is done */
+	int sigs;		/* SIGTERM, SIGINT, SIGHUP end it through the exit hooks */
 	/* before that, wait until this says the peer read all (0); -1: it
 	 * cannot say, which fails once the peer half-closed (lb_peer_unread) */
 	int (*unread)(int fd);

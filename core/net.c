@@ -234,19 +234,6 @@ static void unix_lock(const char *path)
 	/* held until exit: the descriptor stays open */
 }
 
-/* What statx(2) says of a file, as far as loopbox asks: musl's lstat goes
- * through fstatat and its /proc fallback (800 B), and musl 1.2.3 has no
- * statx(). The layout is the kernel's, the same on every architecture. */
-struct lb_statx {
-	uint32_t mask, blksize;
-	uint64_t attributes;
-	uint32_t nlink, uid, gid;
-	uint16_t mode, pad;
-	uint64_t ino, size, blocks, attributes_mask, times[8];
-	uint32_t rdev_major, rdev_minor, dev_major, dev_minor;
-	uint64_t spare[14];
-};
-
 /* Is a listening UNIX socket bound to the file ST? Asked of the kernel
  * (sock_diag, by the file's inode) rather than by connecting, which a live
  * one-shot server such as lo-recv would take as its one client. 1 yes,
@@ -286,8 +273,7 @@ static void unix_stale(const struct lb_addr *a, int type)
 	const char *path = a->u.un.sun_path;	/* NUL-terminated (lb_xresolve) */
 	int live;
 
-	if (!path[0] || syscall(SYS_statx, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW,
-				      0x101 /* STATX_TYPE | STATX_INO */, &st))
+	if (!path[0] || lb_statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, &st))
 		return;
 	if (!S_ISSOCK(st.mode))
 		lb_die(EX_FAIL, path, "exists and is not a socket");

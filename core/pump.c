@@ -111,6 +111,9 @@ int lb_pump(struct lb_pump *p, const char **where)
 	 * (spl 2; 3.0 against 2.4 GB/s into /dev/null); 0: recv and write. */
 	static int own[2] = { -1, -1 };
 	int spl = 1, ospl = 1;
+	/* (only where an exit hook must run: a blocked signal cannot stop a
+	 * write(2) stuck on a stalled pipe) */
+	int sfd = p->sigs ? lb_sigblock(0) : -1;
 
 	if (lb_fcntl(p->out, F_GETPIPE_SZ, 0) < 0)	/* not a pipe */
 		spl = own[0] >= 0 || !lb_pipe2(own, O_CLOEXEC) ? 2 : 0;
@@ -123,8 +126,8 @@ int lb_pump(struct lb_pump *p, const char **where)
 		lb_fcntl(spl == 1 ? p->out : own[1], F_SETPIPE_SZ, BUFSZ);
 	p->t0 = lb_now_us();
 	for (;;) {
-		struct pollfd pf[2];
-		int n = 0, ii = -1, is = -1;
+		struct pollfd pf[3] = { [0] = { sfd, POLLIN, 0 } };	/* [0]: the signals */
+		int n = 1, ii = -1, is = -1;
 		short sev = rdone ? 0 : POLLIN;
 		int held = p->gate && !heard;	/* lo-recv: answer once spoken to */
 
@@ -186,6 +189,8 @@ int lb_pump(struct lb_pump *p, const char **where)
 			*where = "poll";
 			return errno;
 		}
+		if (pf[0].revents)
+			lb_sigdie(lb_signext());
 		if (live)
 			progress(p, 0);
 		if (ii >= 0 && pf[ii].revents) {
