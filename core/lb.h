@@ -137,6 +137,9 @@ int lb_given(int c);
 /* ---- messages and exits ---- */
 void lb_write(int fd, const char *s, ...);	/* NULL-terminated strings */
 void lb_say(const char *s, ...);		/* "APPLET: " ... "\n", unless -q */
+/* -v's live line is on stderr (a terminal): the next write to it wipes
+ * the line first (lb_write(2, NULL): only that) */
+extern int lb_live;
 _Noreturn void lb_die(int code, const char *what, const char *why);
 _Noreturn void lb_die_errno(int code, const char *what);
 const char *lb_strerror(int err);
