@@ -141,6 +141,9 @@ void lb_write(int fd, const char *s, ...);	/* NULL-terminated strings */
  * (which it polls): 0, or -1 (errno) */
 int lb_write_all(int fd, const void *buf, size_t n);
 void lb_say(const char *s, ...);		/* "APPLET: " ... "\n", unless -q */
+/* -v's live line is on stderr (a terminal): the next write to it wipes
+ * the line first (lb_write(2, NULL): only that) */
+extern int lb_live;
 _Noreturn void lb_die(int code, const char *what, const char *why);
 _Noreturn void lb_die_errno(int code, const char *what);
 const char *lb_strerror(int err);

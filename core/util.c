@@ -22,10 +22,18 @@ static int ncleanup;
 
 /* The strings S... into one buffer and one write(2); LINE: as a message
  * line, "APPLET: " before and a newline after. */
+int lb_live;
+
 static void vput(int fd, int line, const char *s, va_list ap)
 {
 	char buf[1024], *b = buf;
 	size_t n = 0;
+
+	if (fd == 2 && lb_live) {	/* \r, erase the line */
+		memcpy(buf, "\r\033[K", 4);
+		n = 4;
+		lb_live = 0;
+	}
 
 	const char *p = s;
 	if (line)
@@ -334,6 +342,7 @@ int lb_signext(void)
 
 _Noreturn void lb_sigdie(int sig)
 {
+	lb_write(2, NULL);	/* no live line left behind */
 	while (ncleanup)
 		cleanup[--ncleanup]();
 	syscall(SYS_kill, syscall(SYS_getpid), sig);	/* pending: it kills once unblocked */

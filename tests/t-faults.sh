@@ -87,6 +87,20 @@ EOF
 	end
 }
 
+# got_size BYTES: $T/got holds BYTES, or (lo-recv -o, mid-transfer) the
+# new file beside it that replaces it only at the end does (10 s at most)
+got_size()
+{
+	local i f
+	for i in $(seq 500); do
+		for f in "$T/got" "$T"/got.????????????????; do
+			[ -f "$f" ] && [ "$(stat -c %s "$f")" -ge "$1" ] && return 0
+		done
+		sleep 0.02
+	done
+	return 1
+}
+
 # feed: lo-send's stdin is the FIFO $T/fifo, held open on fd 7, so the
 # transfer is mid-way for as long as the test wants.
 t_kill_recv()
@@ -97,7 +111,7 @@ t_kill_recv()
 	lb lo-send -p "$PORT" <"$T/fifo" >/dev/null 2>"$T/serr" & local sp=$!
 	exec 7>"$T/fifo"
 	head -c 1M "$T/data" >&7
-	if wait_size "$T/got" 1048576; then
+	if got_size 1048576; then
 		local pid
 		pid=$(kid "$RPID") && kill -9 "$pid"
 	else
@@ -126,7 +140,7 @@ t_kill_send()
 	lb lo-send -p "$PORT" <"$T/fifo" >/dev/null 2>"$T/serr" & local sp=$!
 	exec 7>"$T/fifo"
 	head -c 1M "$T/data" >&7
-	if wait_size "$T/got" 1048576; then
+	if got_size 1048576; then
 		local pid
 		pid=$(kid "$sp") && kill -9 "$pid"
 	else

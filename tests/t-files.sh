@@ -1,8 +1,9 @@
 # t-files.sh - issue 13: lo-recv -o FILE appears only complete (a new file
 # beside it, renamed over it once every byte is stored; a failed or killed
 # transfer leaves FILE as it was and nothing beside it), FIFOs and devices
-# still written as they are, and no file ever opened through a planted
-# symlink (-o, -k -o and -P).
+# still written as they are, no file ever opened through a planted symlink
+# (-o, -k -o and -P); and -v's live progress line on a terminal (a real
+# pty, python3's pty module), absent when stderr is not one.
 # needs: lo-send lo-recv
 source "$(dirname "$0")/lib.sh"
 
@@ -278,6 +279,114 @@ t_plant_keep()
 	end
 }
 
+# ---- -v's live progress line ----
+
+cat >"$T/onpty.py" <<'EOF2'
+# onpty.py OUT CMD...: CMD with a new pty as its stdin, stdout and stderr;
+# all it writes there into OUT; exits as CMD did
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+out = b""
+while True:
+    try:
+        d = os.read(fd, 65536)
+    except OSError:         # EIO: the last writer closed
+        break
+    if not d:
+        break
+    out += d
+_, st = os.waitpid(pid, 0)
+open(sys.argv[1], "wb").write(out)
+sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
+EOF2
+
+# slow readers and writers: about 16 MB/s, so a transfer lasts seconds
+cat >"$T/slowread.py" <<'EOF2'
+import sys, time
+while sys.stdin.buffer.read1(65536):
+    time.sleep(0.004)
+EOF2
+cat >"$T/slowwrite.py" <<'EOF2'
+import sys, time
+for i in range(150):
+    sys.stdout.buffer.write(b"x" * 65536)
+    sys.stdout.flush()
+    time.sleep(0.01)
+EOF2
+
+# the checks of a pty's capture, in python: live APPLET PCT FILE
+cat >"$T/live.py" <<'EOF2'
+# live.py APPLET PCT OUT: OUT (a pty's capture) shows APPLET's live line
+# drawn at least twice, each redraw wiping the line first (\r ESC[K), the
+# line wiped before the final report, and nothing of it after; PCT=1: with
+# % and ETA, 0: without them
+import re, sys
+a, pct, s = sys.argv[1], sys.argv[2] == "1", open(sys.argv[3], "rb").read().decode()
+line = a + r": [0-9]+\.[0-9] [KMGT]iB, [0-9]+\.[0-9] [KMGT]iB/s" + (r", [0-9]+%, ETA [0-9]+ s" if pct else "")
+draws = re.findall(line + r"(?=\r\x1b\[K)", s)
+bad = []
+if len(draws) < 2:
+    bad.append("%d live lines, want 2 or more" % len(draws))
+if len(re.findall(r"\r\x1b\[K" + line, s)) < len(draws) - 1:
+    bad.append("a redraw without wiping the line first")
+if not pct and "%" in s:
+    bad.append("a % where the total is not known")
+if not re.search(r"\r\x1b\[K" + a + r": sent [0-9]+ bytes, received [0-9]+ bytes in [0-9.]+ s \([0-9.]+ MB/s\)\r\n$", s):
+    bad.append("the report does not end it, on a wiped line")
+if bad:
+    print("; ".join(bad) + ": " + repr(s[-300:]))
+EOF2
+
+t_live_send()
+{
+	begin "lo-send -v on a terminal: a live line (MiB, rate, %, ETA) redrawn in place, wiped before the report"
+	[ -n "$PY" ] || { skip_test "python3 not installed"; return; }
+	head -c 32M /dev/urandom >"$T/big"
+	rm -f "$T/rport"
+	( lb lo-recv -p 0 -P "$T/rport" 2>"$T/rerr" | T "$PY" "$T/slowread.py" ) & local rp=$!
+	wait_file "$T/rport" $rp || { problem "lo-recv did not listen: $(oneline "$T/rerr")"; end; return; }
+	T "$PY" "$T/onpty.py" "$T/pty" "$LOOPBOX" lo-send -v -p "$(cat "$T/rport")" "$T/big"
+	rc_is 0 $? "lo-send on a pty" "$T/pty"
+	wait $rp
+	"$PY" "$T/live.py" lo-send 1 "$T/pty" >"$T/why"
+	[ -s "$T/why" ] && problem "$(cat "$T/why")"
+	end
+}
+
+t_live_pipe()
+{
+	begin "lo-send -v, stderr a pipe: only the usual report, no live line"
+	head -c 32M /dev/urandom >"$T/big"
+	rm -f "$T/rport"
+	( lb lo-recv -p 0 -P "$T/rport" 2>"$T/rerr" | T "${PY:-cat}" ${PY:+"$T/slowread.py"} >/dev/null ) & local rp=$!
+	wait_file "$T/rport" $rp || { problem "lo-recv did not listen: $(oneline "$T/rerr")"; end; return; }
+	lb lo-send -v -p "$(cat "$T/rport")" "$T/big" 2>&1 >/dev/null | cat >"$T/serr"
+	rc_is 0 "${PIPESTATUS[0]}" lo-send "$T/serr"
+	wait $rp
+	lines "$T/serr" 2
+	has "$T/serr" "^lo-send: connected to 127\.0\.0\.1:[0-9]+$"
+	has "$T/serr" "^lo-send: sent 33554432 bytes, received 0 bytes in [0-9.]+ s \([0-9.]+ MB/s\)$"
+	lacks "$T/serr" $'\r|\033|iB'
+	end
+}
+
+t_live_recv()
+{
+	begin "lo-recv -v on a terminal: a live line (MiB, rate; no % where the total is unknown), wiped before the report"
+	[ -n "$PY" ] || { skip_test "python3 not installed"; return; }
+	rm -f "$T/rport"
+	T "$PY" "$T/onpty.py" "$T/pty" "$LOOPBOX" lo-recv -v -p 0 -P "$T/rport" -o /dev/null & local rp=$!
+	wait_file "$T/rport" $rp || { problem "lo-recv did not listen"; end; return; }
+	T "$PY" "$T/slowwrite.py" | lb lo-send -p "$(cat "$T/rport")" 2>"$T/serr"
+	rc_is 0 "${PIPESTATUS[1]}" lo-send "$T/serr"
+	wait $rp; rc_is 0 $? "lo-recv on a pty" "$T/pty"
+	"$PY" "$T/live.py" lo-recv 0 "$T/pty" >"$T/why"
+	[ -s "$T/why" ] && problem "$(cat "$T/why")"
+	end
+}
+
 t_ok
 t_new
 t_reset
@@ -289,3 +398,6 @@ t_devices
 t_plant_portfile
 t_plant_out
 t_plant_keep
+t_live_send
+t_live_pipe
+t_live_recv
