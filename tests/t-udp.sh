@@ -269,3 +269,39 @@ else
 	skip "python3 peers" "no python3"
 fi
 if have_cmd socat; then t_socat; else skip "socat peers" "no socat"; fi
+
+t_nul()
+{
+	begin "lo-send -u: lines with NUL bytes go out whole (python3 receives them byte-exact)"
+	P=$(udp_port) || problem "no free port"
+	T python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").write("ready")
+s.settimeout(10)
+for i in range(3):
+    print(repr(s.recv(70000)), flush=True)' "$P" "$T/ready2" >"$T/py" 2>"$T/pyerr" & ppid=$!
+	wait_file "$T/ready2" "$ppid"
+	printf 'a\0b\n\0\n\0\0end\0' | lb lo-send -u -p "$P" 2>"$T/serr"; rc_is 0 $? lo-send "$T/serr"
+	wait $ppid; rc_is 0 $? python3 "$T/pyerr"
+	content "$T/py" $'b\'a\\x00b\'\nb\'\\x00\'\nb\'\\x00\\x00end\\x00\'\n'
+	end
+}
+
+t_logger()
+{
+	begin "util-linux logger --udp into lo-recv -u -c 1: the syslog line arrives"
+	have_cmd logger || { skip_test "no logger (util-linux)"; return; }
+	logger --help 2>&1 | grep -q -- '--udp' || { skip_test "logger has no --udp"; return; }
+	recv_start -u -c 1 || { end; return; }
+	T logger --udp -n 127.0.0.1 -P "$PORT" -t loopbox-test "hello from logger" 2>"$T/lerr"
+	rc_is 0 $? logger "$T/lerr"
+	recv_wait; rc_is 0 "$RRC" lo-recv "$T/rerr"
+	lines "$T/rout" 1
+	has "$T/rout" '^<[0-9]+>.* loopbox-test .*hello from logger$'
+	end
+}
+
+t_nul
+t_logger
