@@ -387,6 +387,48 @@ t_live_recv()
 	end
 }
 
+t_live_error()
+{
+	begin "lo-send -v on a terminal: an error mid-transfer (the receiver killed) comes on a wiped line, after live lines"
+	[ -n "$PY" ] || { skip_test "python3 not installed"; return; }
+	rm -f "$T/rport"
+	lb lo-recv -p 0 -P "$T/rport" -o /dev/null 2>"$T/rerr" & local rp=$!
+	wait_file "$T/rport" $rp || { problem "lo-recv did not listen: $(oneline "$T/rerr")"; end; return; }
+	local lpid
+	lpid=$(kid $rp)
+	( sleep 1.5; kill -9 "$lpid" ) &
+	T "$PY" "$T/onpty.py" "$T/pty" /bin/sh -c '"$1" "$2" 2>/dev/null | "$3" lo-send -v -p "$4"' sh \
+		"$PY" "$T/slowwrite.py" "$LOOPBOX" "$(cat "$T/rport")"
+	rc_is 1 $? "lo-send on a pty" "$T/pty"
+	wait $rp
+	"$PY" - "$T/pty" >"$T/why" <<'EOF2'
+import re, sys
+s = open(sys.argv[1], "rb").read().decode()
+live = r"lo-send: [0-9]+\.[0-9] [KMGT]iB, [0-9]+\.[0-9] [KMGT]iB/s"
+if not re.search(live, s):
+    print("no live line: " + repr(s[-300:]))
+elif not re.search(live + r"\r\x1b\[Klo-send: 127\.0\.0\.1:[0-9]+: [^\r]*reset[^\r]*\r\n$", s):
+    print("the error is not on a wiped line of its own: " + repr(s[-300:]))
+EOF2
+	[ -s "$T/why" ] && problem "$(cat "$T/why")"
+	end
+}
+
+t_live_file()
+{
+	begin "lo-send -v, stderr a file: no live line, no escape in it"
+	head -c 8M /dev/urandom >"$T/big"
+	rm -f "$T/rport"
+	lb lo-recv -p 0 -P "$T/rport" -o /dev/null 2>"$T/rerr" & local rp=$!
+	wait_file "$T/rport" $rp || { problem "lo-recv did not listen: $(oneline "$T/rerr")"; end; return; }
+	lb lo-send -v -p "$(cat "$T/rport")" "$T/big" >/dev/null 2>"$T/serr.file"
+	rc_is 0 $? lo-send "$T/serr.file"
+	wait $rp
+	lines "$T/serr.file" 2
+	lacks "$T/serr.file" $'\r|\033|iB'
+	end
+}
+
 t_ok
 t_new
 t_reset
@@ -401,3 +443,5 @@ t_plant_keep
 t_live_send
 t_live_pipe
 t_live_recv
+t_live_error
+t_live_file
