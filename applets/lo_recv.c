@@ -175,6 +175,8 @@ int lo_recv_main(char **argv)
 			.sigs = *tmp,
 		};
 		const char *where;
+		if (!*tmp)	/* no file to remove: signals kill, even mid-write */
+			lb_sigunblock();
 		/* until every byte is stored, any close (even our death) resets */
 		lb_linger(p.sock, 1);
 		if (lb.verbose)

@@ -204,7 +204,10 @@ const char *lb_addrstr(const struct lb_addr *a);	/* "127.0.0.1:80", "[::1]:80", 
 int lb_xlisten(struct lb_addr *a, int type);
 int lb_xconnect(const struct lb_addr *a, int type);	/* retries for -w */
 /* The next connection on LFD (listening at A) and its PEER; -t bounds the
- * wait (exit 4). */
+ * wait (exit 4). A signal while it waits ends it through the exit hooks;
+ * it returns with SIGINT, SIGTERM and SIGHUP still blocked, for the caller
+ * to read (lb_pump's sigs) or unblock (lb_sigunblock): unblocked here, one
+ * that came meanwhile would kill before the caller could clean up. */
 int lb_xaccept(int lfd, const struct lb_addr *a, struct lb_addr *peer);
 void lb_linger(int fd, int abort);	/* abort=1: any close() resets */
 /* Why a socket call failed, and --up: core/diag.h (the loopback doctor) */

@@ -421,10 +421,8 @@ int lb_xaccept(int lfd, const struct lb_addr *a, struct lb_addr *peer)
 			lb_sigdie(lb_signext());
 		peer->len = sizeof(peer->u);
 		int fd = lb_accept4(lfd, &peer->u.sa, &peer->len, SOCK_CLOEXEC);
-		if (fd >= 0) {
-			lb_sigunblock();
+		if (fd >= 0)
 			return fd;
-		}
 		if (errno == EMFILE || errno == ENFILE)
 			sleep_ms(LB_PAUSE_MS);	/* wait for a descriptor; never spin */
 		else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
