@@ -213,19 +213,27 @@ t_usage
 
 # ---- python3 and socat as the peer ----
 
-t_python_recv()
+# py_recv N: python3 bound to a free UDP port P on 127.0.0.1 in the
+# background (ppid), printing the repr of N datagrams into $T/py
+py_recv()
 {
-	begin "python3 receives lo-send -u's datagrams: one per line, without the newline"
-	P=$(udp_port) || problem "no free port"
+	P=$(udp_port) || { problem "no free port"; return 1; }
+	rm -f "$T/ready"
 	T python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 open(sys.argv[2], "w").write("ready")
 s.settimeout(10)
-for i in range(4):
-    print(repr(s.recv(70000)), flush=True)' "$P" "$T/ready" >"$T/py" 2>"$T/pyerr" & ppid=$!
+for i in range(int(sys.argv[3])):
+    print(repr(s.recv(70000)), flush=True)' "$P" "$T/ready" "$1" >"$T/py" 2>"$T/pyerr" & ppid=$!
 	wait_file "$T/ready" "$ppid"
+}
+
+t_python_recv()
+{
+	begin "python3 receives lo-send -u's datagrams: one per line, without the newline"
+	py_recv 4 || { end; return; }
 	printf 'requests:1|c\n\n<13>hello\nend' | lb lo-send -u -p "$P" 2>"$T/serr"; rc_is 0 $? lo-send "$T/serr"
 	wait $ppid; rc_is 0 $? python3 "$T/pyerr"
 	content "$T/py" $'b\'requests:1|c\'\nb\'\'\nb\'<13>hello\'\nb\'end\'\n'
@@ -273,16 +281,7 @@ if have_cmd socat; then t_socat; else skip "socat peers" "no socat"; fi
 t_nul()
 {
 	begin "lo-send -u: lines with NUL bytes go out whole (python3 receives them byte-exact)"
-	P=$(udp_port) || problem "no free port"
-	T python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-open(sys.argv[2], "w").write("ready")
-s.settimeout(10)
-for i in range(3):
-    print(repr(s.recv(70000)), flush=True)' "$P" "$T/ready2" >"$T/py" 2>"$T/pyerr" & ppid=$!
-	wait_file "$T/ready2" "$ppid"
+	py_recv 3 || { end; return; }
 	printf 'a\0b\n\0\n\0\0end\0' | lb lo-send -u -p "$P" 2>"$T/serr"; rc_is 0 $? lo-send "$T/serr"
 	wait $ppid; rc_is 0 $? python3 "$T/pyerr"
 	content "$T/py" $'b\'a\\x00b\'\nb\'\\x00\'\nb\'\\x00\\x00end\\x00\'\n'
