@@ -205,6 +205,8 @@ int lb_pump(struct lb_pump *p, const char **where)
 		if (wait < 0)
 			syscall(SYS_sched_yield);
 		int r = poll(pf, (nfds_t)n, wait ? wait < 0 ? 0 : wait : (int)lb.idle_ms);
+		if (live)	/* (also while we wait for the peer to read) */
+			progress(p);
 		if (r == 0 && wait)
 			continue;
 		if (r == 0) {
@@ -219,8 +221,6 @@ int lb_pump(struct lb_pump *p, const char **where)
 		}
 		if (pf[0].revents)
 			lb_sigdie(lb_signext());
-		if (live)
-			progress(p);
 		if (ii >= 0 && pf[ii].revents) {
 			ssize_t k = read(p->files[cur], fbuf, BUFSZ);
 			if (k > 0) {

@@ -357,7 +357,7 @@ t_live_send()
 
 t_live_pipe()
 {
-	begin "lo-send -v, stderr a pipe: only the usual report, no live line"
+	begin "lo-send -v, stderr a pipe, then a file: only the usual report, no live line"
 	head -c 32M /dev/urandom >"$T/big"
 	rm -f "$T/rport"
 	( lb lo-recv -p 0 -P "$T/rport" 2>"$T/rerr" | T "${PY:-cat}" ${PY:+"$T/slowread.py"} >/dev/null ) & local rp=$!
@@ -369,6 +369,14 @@ t_live_pipe()
 	has "$T/serr" "^lo-send: connected to 127\.0\.0\.1:[0-9]+$"
 	has "$T/serr" "^lo-send: sent 33554432 bytes, received 0 bytes in [0-9.]+ s \([0-9.]+ MB/s\)$"
 	lacks "$T/serr" $'\r|\033|iB'
+	# and with stderr a file
+	lb lo-recv -p 0 -P "$T/rport2" -o /dev/null 2>"$T/rerr" & rp=$!
+	wait_file "$T/rport2" $rp || { problem "lo-recv did not listen: $(oneline "$T/rerr")"; end; return; }
+	lb lo-send -v -p "$(cat "$T/rport2")" "$T/big" >/dev/null 2>"$T/serr.file"
+	rc_is 0 $? "lo-send, stderr a file" "$T/serr.file"
+	wait $rp
+	lines "$T/serr.file" 2
+	lacks "$T/serr.file" $'\r|\033|iB'
 	end
 }
 
@@ -414,21 +422,6 @@ EOF2
 	end
 }
 
-t_live_file()
-{
-	begin "lo-send -v, stderr a file: no live line, no escape in it"
-	head -c 8M /dev/urandom >"$T/big"
-	rm -f "$T/rport"
-	lb lo-recv -p 0 -P "$T/rport" -o /dev/null 2>"$T/rerr" & local rp=$!
-	wait_file "$T/rport" $rp || { problem "lo-recv did not listen: $(oneline "$T/rerr")"; end; return; }
-	lb lo-send -v -p "$(cat "$T/rport")" "$T/big" >/dev/null 2>"$T/serr.file"
-	rc_is 0 $? lo-send "$T/serr.file"
-	wait $rp
-	lines "$T/serr.file" 2
-	lacks "$T/serr.file" $'\r|\033|iB'
-	end
-}
-
 t_ok
 t_new
 t_reset
@@ -444,4 +437,3 @@ t_live_send
 t_live_pipe
 t_live_recv
 t_live_error
-t_live_file
