@@ -106,6 +106,7 @@ got_size()
 t_kill_recv()
 {
 	begin "kill -9 of lo-recv mid-transfer: lo-send exit 1"
+	rm -f "$T"/got*
 	recv_start -o "$T/got" || { end; return; }
 	rm -f "$T/fifo"; mkfifo "$T/fifo"
 	lb lo-send -p "$PORT" <"$T/fifo" >/dev/null 2>"$T/serr" & local sp=$!
@@ -128,6 +129,9 @@ t_kill_send()
 {
 	local out=$1
 	begin "kill -9 of lo-send mid-transfer: lo-recv exit 1 (a reset, not an end) ($out)"
+	# (a lo-recv -o killed by SIGKILL leaves its new file: got_size must
+	# not find the one t_kill_recv left)
+	rm -f "$T"/got*
 	if [ "$out" = pipe ]; then
 		rm -f "$T/rport" "$T/ps"
 		( lb lo-recv -p 0 -P "$T/rport" 2>"$T/rerr" | cat >"$T/got"; echo "${PIPESTATUS[0]}" >"$T/ps" ) & RPID=$!
