@@ -173,7 +173,7 @@ static void keep(struct conn *c, int ok)
 		char to[24];
 		memcpy(to, n, 21);
 		*lb_strchr(to, '.') = 0;
-		if (!syscall(SYS_renameat, outdir, c->tmp, outdir, to))
+		if (!syscall(SYS_renameat2, outdir, c->tmp, outdir, to, 0))	/* riscv64 has no renameat */
 			return;
 	}
 	syscall(SYS_unlinkat, outdir, c->tmp, 0);
