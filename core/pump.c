@@ -66,11 +66,11 @@ static void progress(struct lb_pump *p)
 {
 	char a[24], r[24], c[64] = "";
 	uint64_t now = lb_now_us(), dt = now - p->t0;
-	uint64_t moved = p->sent > p->rcvd ? p->sent : p->rcvd, rate = moved * 1000000 / dt;
 
-	if (now - shown < 250000)
+	if (now - shown < 250000)	/* (so dt >= 250 ms: never a division by 0) */
 		return;
 	shown = now;
+	uint64_t moved = p->sent > p->rcvd ? p->sent : p->rcvd, rate = moved * 1000000 / dt;
 	if (total && total < NOTOTAL && rate) {
 		char *q = lb_stpcpy(lb_utoa(c, p->sent * 100 / total) + strlen(c), "%, ETA ");
 		lb_stpcpy(lb_utoa(q, total > p->sent ? (total - p->sent) / rate : 0) + strlen(q), " s");
